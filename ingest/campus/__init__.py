@@ -1,0 +1,5 @@
+"""Campus roster source."""
+
+from ingest.model import Format
+
+FORMATS: list[Format] = []

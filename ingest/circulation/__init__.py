@@ -1,0 +1,5 @@
+"""Circulation source."""
+
+from ingest.model import Format
+
+FORMATS: list[Format] = []

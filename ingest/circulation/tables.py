@@ -1,0 +1,58 @@
+"""Landing tables for circulation: FOLIO loans, Koha's statistics table, and item records."""
+
+from ingest.model import RawTable
+
+FOLIO_LOANS = RawTable(
+    name="folio_loans",
+    description="One row per FOLIO loan record (mod-circulation-storage loan JSON).",
+    columns=(
+        ("loan_id", "text"),
+        ("patron_key", "text"),          # pseudonym of userId (kind patron); null = anonymised
+        ("proxy_patron_key", "text"),    # pseudonym of proxyUserId
+        ("item_id", "text not null"),
+        ("action", "text not null"),
+        ("status_name", "text"),
+        ("item_status", "text"),
+        ("loan_at", "timestamptz not null"),
+        ("due_at", "timestamptz"),
+        ("returned_at", "timestamptz"),
+        ("renewal_count", "integer"),
+        ("checkout_service_point_id", "text"),
+        ("item_location_id", "text"),
+    ),
+)
+
+KOHA_STATISTICS = RawTable(
+    name="koha_statistics",
+    description=(
+        "One row per circulation event from an export of Koha's `statistics` table. Koha writes "
+        "local time; the parser converts it with the library's time zone."
+    ),
+    columns=(
+        ("event_at", "timestamptz"),     # Koha `datetime`; null when anonymised
+        ("branch", "text"),
+        ("value", "numeric"),
+        ("type", "text not null"),       # issue | return | renew | localuse | writeoff | payment
+        ("other", "text"),
+        ("itemnumber", "text"),
+        ("itemtype", "text"),
+        ("location", "text"),
+        ("patron_key", "text"),          # pseudonym of borrowernumber (kind patron)
+        ("ccode", "text"),
+        ("categorycode", "text"),
+        ("interface", "text"),
+    ),
+)
+
+ILS_ITEMS = RawTable(
+    name="ils_items",
+    description="Item records (call numbers give the subject class), from Koha or FOLIO.",
+    columns=(
+        ("ils", "text not null"),        # koha | folio
+        ("item_id", "text not null"),    # Koha itemnumber or FOLIO item id
+        ("barcode", "text"),
+        ("call_number", "text"),
+        ("item_type", "text"),
+        ("location", "text"),
+    ),
+)

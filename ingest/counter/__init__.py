@@ -1,0 +1,5 @@
+"""counter source: formats are registered in FORMATS."""
+
+from ingest.model import Format
+
+FORMATS: list[Format] = []

@@ -1,0 +1,5 @@
+"""ezproxy source: formats are registered in FORMATS."""
+
+from ingest.model import Format
+
+FORMATS: list[Format] = []

@@ -1,0 +1,75 @@
+"""Shared fixtures: the real samples, and a real PostgreSQL database per test session.
+
+Integration tests run on a database of their own (`urm_test`) on the embedded server, or on the
+server named by URM_WAREHOUSE_URL, so that they never touch the demo's data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from urm.settings import PROJECT_ROOT
+
+SAMPLES = PROJECT_ROOT.parent / "shared" / "samples"
+# Each concurrent developer or worker can take its own database.
+TEST_DATABASE = os.environ.get("URM_TEST_DATABASE", "urm_test")
+TEST_KEY = b"test-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.skip(f"real-world samples not found at {SAMPLES}: they live in ../shared (CI has them)")
+    return SAMPLES
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated test database; URM_WAREHOUSE_URL points at it for the whole session."""
+    from ingest.run import connect
+    from ingest.schema import migrate
+    from urm.warehouse import EmbeddedWarehouse, external_url
+
+    base = external_url() or EmbeddedWarehouse().ensure_running()
+    admin_url = _with_database(base, "postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s",
+            (TEST_DATABASE,),
+        )
+        admin.execute(f"drop database if exists {TEST_DATABASE}")
+        admin.execute(f"create database {TEST_DATABASE}")
+    url = _with_database(base, TEST_DATABASE)
+    with connect(url) as conn:
+        migrate(conn)
+    previous = os.environ.get("URM_WAREHOUSE_URL")
+    os.environ["URM_WAREHOUSE_URL"] = url
+    yield url
+    if previous is None:
+        os.environ.pop("URM_WAREHOUSE_URL", None)
+    else:
+        os.environ["URM_WAREHOUSE_URL"] = previous
+
+
+@pytest.fixture
+def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to an emptied test database (raw, quarantine, load log)."""
+    with psycopg.connect(warehouse_url, autocommit=True) as connection:
+        tables = connection.execute(
+            "select schemaname || '.' || tablename from pg_tables "
+            "where schemaname in ('raw', 'quarantine', 'restricted')"
+        ).fetchall()
+        if tables:
+            connection.execute("truncate " + ", ".join(t for (t,) in tables))
+        yield connection

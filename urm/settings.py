@@ -1,0 +1,64 @@
+"""Where things are and how to reach them, read from the environment once per process.
+
+Every setting has a default that works on a fresh clone (embedded PostgreSQL under `.urm/`);
+production overrides them with `URM_*` variables, never with files in git.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DAGS_DIR = PROJECT_ROOT / "dags"
+
+
+def urm_home() -> Path:
+    """The run-time folder (warehouse data, Airflow metadata, landing files, keys)."""
+    home = Path(os.environ.get("URM_HOME", PROJECT_ROOT / ".urm")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    max_reject_share: float
+
+    @classmethod
+    def from_env(cls) -> LoadSettings:
+        raw = os.environ.get("URM_MAX_REJECT_SHARE", "0.05")
+        try:
+            share = float(raw)
+        except ValueError:
+            raise SystemExit(
+                f"URM_MAX_REJECT_SHARE={raw!r} is not a number: give a share between 0 and 1, e.g. 0.05"
+            ) from None
+        return cls(max_reject_share=share)
+
+
+def pseudonym_key(*, announce: bool = True) -> bytes:
+    """The HMAC key for pseudonyms: `URM_PSEUDONYM_KEY`, or a key kept under `.urm/`.
+
+    The local key is created once and reused so that pseudonyms stay stable across runs;
+    production must set URM_PSEUDONYM_KEY from its secret store.
+    """
+    value = os.environ.get("URM_PSEUDONYM_KEY")
+    if value:
+        if len(value) < 16:
+            raise SystemExit("URM_PSEUDONYM_KEY is too short: use at least 16 characters (32+ random bytes is better)")
+        return value.encode()
+    path = urm_home() / "pseudonym.key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+        if announce:
+            print(
+                f"URM_PSEUDONYM_KEY is not set: created a local key in {path} "
+                "(set URM_PSEUDONYM_KEY in production)",
+                file=sys.stderr,
+            )
+    return path.read_text().strip().encode()
