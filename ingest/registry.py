@@ -26,9 +26,13 @@ def formats() -> dict[tuple[str, str], Format]:
 
 
 def raw_tables() -> list[RawTable]:
+    """Landing tables of every format, plus any a source module lists in EXTRA_TABLES."""
     seen: dict[str, RawTable] = {}
     for fmt in formats().values():
         seen.setdefault(fmt.table.name, fmt.table)
+    for module_name in SOURCE_MODULES:
+        for table in getattr(importlib.import_module(module_name), "EXTRA_TABLES", ()):
+            seen.setdefault(table.name, table)
     return list(seen.values())
 
 
