@@ -16,6 +16,13 @@ import pytest
 
 from urm.settings import PROJECT_ROOT
 
+# Airflow reads its settings when first imported: point it at the project's DAGs and a local
+# SQLite metadata database before any test imports it.
+from urm.airflow_env import airflow_env  # noqa: E402
+
+for _name, _value in airflow_env().items():
+    os.environ.setdefault(_name, _value)
+
 SAMPLES = PROJECT_ROOT.parent / "shared" / "samples"
 # Each concurrent developer or worker can take its own database.
 TEST_DATABASE = os.environ.get("URM_TEST_DATABASE", "urm_test")

@@ -58,3 +58,8 @@ def run_dbt(*args: str, url: str | None = None, check: bool = True) -> subproces
     if check and result.returncode != 0:
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+def manifest_path() -> Path:
+    """Where `dbt parse` leaves the manifest that Cosmos renders the warehouse DAG from."""
+    return urm_home() / "dbt" / "target" / "manifest.json"

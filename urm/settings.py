@@ -26,11 +26,13 @@ def urm_home() -> Path:
 
 @dataclass(frozen=True)
 class LoadSettings:
+    # Quarantine is the guard for bad rows; the threshold catches a wholesale mismatch (wrong
+    # format, wrong LogFormat, wrong encoding), which rejects most of a file. Hence a loose default.
     max_reject_share: float
 
     @classmethod
     def from_env(cls) -> LoadSettings:
-        raw = os.environ.get("URM_MAX_REJECT_SHARE", "0.05")
+        raw = os.environ.get("URM_MAX_REJECT_SHARE", "0.25")
         try:
             share = float(raw)
         except ValueError:

@@ -1,0 +1,40 @@
+"""Delivers `raw.campus_people`: the campus roster (students, faculty, staff, colleges, majors,
+classes, consent flags) from the campus API pages in the landing folder, pseudonymised at ingest,
+then checked by the Great Expectations landing suite. Emits the campus Asset."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from urm.assets import CAMPUS_PEOPLE
+
+
+@dag(
+    schedule="@daily",
+    start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
+    catchup=False,  # the roster is a snapshot: only the newest one matters
+    tags=["urm", "ingest", "campus"],
+    doc_md=__doc__,
+    default_args={"retries": 1},
+)
+def ingest_campus() -> None:
+    @task
+    def load() -> list[dict]:
+        from urm.pipeline import ingest_landing
+
+        return ingest_landing("campus")
+
+    @task(outlets=[CAMPUS_PEOPLE])
+    def validate(results: list[dict]) -> str:
+        from urm.validation import validate_loaded
+
+        return validate_loaded(["campus_people"], results)
+
+    validate(load())
+
+
+dag = ingest_campus()
+
+if __name__ == "__main__":
+    dag.test()

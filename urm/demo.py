@@ -1,0 +1,122 @@
+"""`urm demo`: a synthetic university through every DAG, on the embedded warehouse by default."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingest.run import connect
+from ingest.schema import migrate
+from urm.airflow_env import airflow_env, ensure_metadata_db, run_dag_file
+from urm.dbt import run_dbt, run_time_env
+from urm.settings import DAGS_DIR, pseudonym_key, urm_home
+from urm.warehouse import external_url, redact, warehouse_url
+
+# Dependency order: the ingest DAGs produce the Assets the warehouse DAG is scheduled on.
+DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse")
+
+
+def run_demo(*, users: int, days: int, seed: int, ils: str, console: Console,
+             sources_dir: Path | None = None) -> dict[str, dict[str, int]]:
+    started = time.monotonic()
+    pseudonym_key(announce=True)
+    with console.status("starting the warehouse"):
+        url = warehouse_url()
+        with connect(url) as conn:
+            migrate(conn)
+    where = "the embedded PostgreSQL under .urm/pgdata" if not external_url() else "URM_WAREHOUSE_URL"
+    console.print(f"[green]✓[/green] warehouse: {redact(url)} ({where})")
+
+    sources = sources_dir or urm_home() / "demo" / "sources"
+    with console.status(f"generating a synthetic university ({users} people, {days} days, seed {seed})"):
+        from urm.synth import generate
+
+        generate(sources, users=users, days=days, seed=seed)
+    console.print(f"[green]✓[/green] synthetic university written to {sources}")
+
+    env = {**airflow_env(), **run_time_env(url), "URM_LANDING_DIR": str(sources), "URM_ILS": ils}
+    with console.status("preparing Airflow's metadata database and dbt's manifest"):
+        ensure_metadata_db(env)
+        run_dbt("parse", url=url)
+    logs = urm_home() / "logs" / "demo"
+    with ExitStack() as stack:
+        env.update(stack.enter_context(_eresource_services(sources, days=days, seed=seed)))
+        for dag_id in DAG_ORDER:
+            dag_file = DAGS_DIR / f"{dag_id}.py"
+            step_started = time.monotonic()
+            with console.status(f"running DAG {dag_id} (log: {logs / (dag_id + '.log')})"):
+                result = run_dag_file(dag_file, env, logs / f"{dag_id}.log")
+            seconds = time.monotonic() - step_started
+            if result.returncode != 0:
+                console.print(f"[red]✗ {dag_id} failed after {seconds:.0f}s[/red]; the end of its log:")
+                console.print(_failure_excerpt(logs / f"{dag_id}.log"))
+                raise typer.Exit(1)
+            console.print(f"[green]✓[/green] DAG {dag_id} ({seconds:.0f}s)")
+    with connect(url) as conn:
+        migrate(conn)  # grants the BI role SELECT on the mart tables dbt just created
+        counts = warehouse_counts(conn)
+    _print_summary(console, counts, url=url, seconds=time.monotonic() - started)
+    return counts
+
+
+def _eresource_services(sources: Path, *, days: int, seed: int):  # noqa: ANN202
+    """Start the synthetic publishers' SUSHI endpoint for the length of the demo."""
+    from urm.demo_sushi import synthetic_sushi
+
+    return synthetic_sushi(sources, days=days, seed=seed)
+
+
+def _failure_excerpt(log_file: Path, lines: int = 40) -> str:
+    text = log_file.read_text(errors="replace").splitlines()
+    interesting = [i for i, line in enumerate(text) if "Error" in line or "FAILED" in line or "failed" in line]
+    start = max(0, (interesting[0] - 5) if interesting else len(text) - lines)
+    return "\n".join(text[start:start + lines])
+
+
+def warehouse_counts(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
+    """Rows per landing table, quarantined rows per landing table, rows per mart."""
+    def tables(schema: str) -> list[str]:
+        rows = conn.execute(
+            "select tablename from pg_tables where schemaname = %s order by 1", (schema,)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    raw = {t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0]
+           for t in tables("raw") if t != "load_log"}
+    quarantined = dict(conn.execute(
+        "select target_table, count(*) from quarantine.rejected_rows group by 1 order by 1"
+    ).fetchall())
+    marts = {t: conn.execute(f'select count(*) from marts."{t}"').fetchone()[0] for t in tables("marts")}
+    return {"raw": raw, "quarantine": quarantined, "marts": marts}
+
+
+def _print_summary(console: Console, counts: dict[str, dict[str, int]], *, url: str, seconds: float) -> None:
+    table = Table(title="library-urm demo: what landed and what was built", show_lines=False)
+    table.add_column("layer")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("quarantined", justify="right")
+    for name, rows in counts["raw"].items():
+        table.add_row("raw", name, f"{rows:,}", f"{counts['quarantine'].get(name, 0):,}")
+    for name, rows in counts["marts"].items():
+        table.add_row("marts", name, f"{rows:,}", "")
+    console.print(table)
+    total_q = sum(counts["quarantine"].values())
+    console.print(f"rows quarantined in all: {total_q:,}   time taken: {seconds:.0f}s")
+    console.print(f"warehouse: {redact(url)}")
+    console.print(
+        "query it:  .venv/bin/urm warehouse psql -c 'select user_group, count(*) from marts.user_persona "
+        "group by 1'\n"
+        f"     or:  psql '{redact(url)}'   (BI tools: grant role urm_bi, which reads schema marts only)"
+    )
+    if os.environ.get("URM_DEMO_JSON"):
+        import json
+
+        Path(os.environ["URM_DEMO_JSON"]).write_text(json.dumps(counts, indent=2))
