@@ -16,6 +16,7 @@ from ingest.run import connect
 from ingest.schema import migrate
 from urm.airflow_env import airflow_env, ensure_metadata_db, run_dag_file
 from urm.dbt import run_dbt, run_time_env
+from urm.demo_sushi import harvest_range
 from urm.settings import DAGS_DIR, pseudonym_key, urm_home
 from urm.warehouse import external_url, redact, warehouse_url
 
@@ -52,7 +53,8 @@ def run_demo(*, users: int, days: int, seed: int, ils: str, console: Console,
             dag_file = DAGS_DIR / f"{dag_id}.py"
             step_started = time.monotonic()
             with console.status(f"running DAG {dag_id} (log: {logs / (dag_id + '.log')})"):
-                result = run_dag_file(dag_file, env, logs / f"{dag_id}.log")
+                conf = harvest_range(days) if dag_id == "ingest_eresources" else None
+                result = run_dag_file(dag_file, env, logs / f"{dag_id}.log", conf=conf)
             seconds = time.monotonic() - step_started
             if result.returncode != 0:
                 console.print(f"[red]✗ {dag_id} failed after {seconds:.0f}s[/red]; the end of its log:")
