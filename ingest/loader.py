@@ -80,6 +80,7 @@ def load_rows(
     max_reject_share: float,
     on_progress: Callable[[int], None] | None = None,
     file_label: str | None = None,
+    ctx: ParseContext | None = None,
 ) -> LoadResult:
     """COPY `items` into fmt.table inside one transaction. The caller checked idempotency."""
     table = fmt.table
@@ -136,6 +137,8 @@ def load_rows(
                             (batch_id, fmt.source, fmt.name, table.name, label, int(line_no),
                              field_name, reason, raw)
                         )
+                if fmt.after_load is not None and ctx is not None:
+                    fmt.after_load(conn, str(batch_id), label, path, ctx)
                 replaced = 0
                 if table.replace_keys:
                     replaced = _replace_older(cur, table, batch_id)
@@ -194,5 +197,5 @@ def load_file(
     items: Iterator[ParsedItem] = fmt.parse(path, ctx)
     return load_rows(
         conn, fmt, path, items, checksum=checksum, max_reject_share=max_reject_share,
-        on_progress=on_progress,
+        on_progress=on_progress, ctx=ctx,
     )

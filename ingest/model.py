@@ -69,3 +69,7 @@ class Format:
     table: RawTable
     parse: Parser
     description: str = ""
+    # Runs inside the load's transaction after the rows are copied, for what a format carries
+    # besides rows (e.g. the exceptions in a COUNTER report header):
+    # after_load(conn, batch_id, file_label, path, ctx).
+    after_load: Callable[[Any, str, str, Path, ParseContext], None] | None = None

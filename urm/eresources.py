@@ -16,7 +16,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ingest.run import ingest_files
 from urm.pipeline import landing_dir
 from urm.settings import LoadSettings, pseudonym_key
 from urm.warehouse import warehouse_url
@@ -52,7 +51,8 @@ def harvest_and_load_counter(begin: date, end: date) -> dict[str, Any]:
 
     A platform that answers "no usage" (3030) is reported and skipped; any other failure is
     collected and raised after the other platforms were harvested and loaded."""
-    from ingest.counter.sushi import SushiCredentials, SushiError, SushiNoUsage, describe, harvest
+    from ingest.counter.load import harvest_and_load
+    from ingest.counter.sushi import SushiCredentials, SushiError, SushiNoUsage
 
     url = warehouse_url()
     share = LoadSettings.from_env().max_reject_share
@@ -62,20 +62,20 @@ def harvest_and_load_counter(begin: date, end: date) -> dict[str, Any]:
     failures: list[str] = []
     for platform in sushi_platforms():
         try:
-            credentials = SushiCredentials.from_env(platform.credentials_prefix)
-            reports = harvest(platform.base_url, platform=platform.platform,
-                              reports=platform.reports, begin=begin, end=end,
-                              credentials=credentials, landing_dir=target)
+            results = harvest_and_load(
+                url, platform.base_url, platform=platform.platform, reports=platform.reports,
+                begin=begin, end=end, credentials=SushiCredentials.from_env(platform.credentials_prefix),
+                landing_dir=target, key=pseudonym_key(), max_reject_share=share,
+            )
         except SushiNoUsage as err:
             notes.append(str(err))
             continue
         except SushiError as err:
             failures.append(f"{platform.platform}: {err}")
             continue
-        notes.extend(describe(r) for r in reports if r.exceptions)
-        results = ingest_files(url, "counter", "counter-json", [r.path for r in reports],
-                               key=pseudonym_key(), max_reject_share=share)
-        loaded.extend(r.as_dict() for r in results)
+        for result in results:
+            loaded.append(result.load.as_dict())
+            notes.extend(result.warnings)
     if failures:
         raise RuntimeError("SUSHI harvest failed for: " + " | ".join(failures))
     return {"results": loaded, "notes": notes}

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import typer
 from rich.console import Console
 
-from ingest.run import ingest_files
 from urm.eresources import month_start
 from urm.pipeline import landing_dir
 from urm.settings import LoadSettings, pseudonym_key
@@ -17,28 +16,31 @@ from urm.warehouse import warehouse_url
 
 def harvest_command(urls: Sequence[str], *, platform: str | None, reports: Sequence[str],
                     begin: str | None, end: str | None, as_json: bool, console: Console) -> None:
-    from ingest.counter.sushi import SushiCredentials, SushiError, describe, harvest
+    from ingest.counter.load import harvest_and_load
+    from ingest.counter.sushi import SushiCredentials, SushiError
 
     if len(urls) != 1:
         raise typer.BadParameter("give exactly one SUSHI base URL")
     if not platform or not begin:
         raise typer.BadParameter("--platform and --begin YYYY-MM are required with --format sushi")
     try:
-        credentials = SushiCredentials.from_env()
-        harvested = harvest(urls[0], platform=platform, reports=reports, begin=month_start(begin),
-                            end=month_start(end or begin), credentials=credentials,
-                            landing_dir=landing_dir() / "counter" / "harvested")
+        results = harvest_and_load(
+            warehouse_url(), urls[0], platform=platform, reports=reports, begin=month_start(begin),
+            end=month_start(end or begin), credentials=SushiCredentials.from_env(),
+            landing_dir=landing_dir() / "counter" / "harvested", key=pseudonym_key(),
+            max_reject_share=LoadSettings.from_env().max_reject_share,
+        )
     except SushiError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from None
-    for report in harvested:
-        console.print(describe(report))
-    results = ingest_files(warehouse_url(), "counter", "counter-json", [r.path for r in harvested],
-                           key=pseudonym_key(), max_reject_share=LoadSettings.from_env().max_reject_share)
-    for result, report in zip(results, harvested, strict=True):
+    for result in results:
+        load = result.load
         if as_json:
-            typer.echo(json.dumps({**result.as_dict(), "warnings": report.warnings}))
-        else:
-            state = "already loaded" if result.skipped else f"{result.rows_loaded} rows loaded"
-            console.print(f"{report.report_id} {report.begin:%Y-%m}..{report.end:%Y-%m}: {state}"
-                          + (f", {result.replaced_rows} older figures replaced" if result.replaced_rows else ""))
+            typer.echo(json.dumps({**load.as_dict(), "warnings": result.warnings}))
+            continue
+        state = "already loaded" if load.skipped else f"{load.rows_loaded} rows loaded"
+        if load.replaced_rows:
+            state += f", {load.replaced_rows} older figures replaced"
+        console.print(f"{load.file}: {state}")
+        for warning in result.warnings:
+            console.print(f"  warning: {warning}")

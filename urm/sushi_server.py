@@ -138,6 +138,7 @@ class SushiServer:
         elif end > last:
             exceptions.append(_exception(3031, "Usage Not Ready for Requested Dates",
                                          f"usage after {last:%Y-%m} is not processed yet"))
+            records = [r for r in records if r.month <= last]
         elif not records:
             exceptions.append(_exception(3030, "No Usage Available for Requested Dates"))
         header: dict[str, Any] = {
