@@ -1,0 +1,281 @@
+"""Run the landing suites on the warehouse and say, in plain text, what failed.
+
+An ephemeral Great Expectations context is built per call (nothing is written to disk); each
+table, or the given load batches of it, becomes a query asset of one PostgreSQL data source.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from expectations.suites import LANDING_SUITES, REDACT
+
+# GX refuses a Unix-socket URL written inline but accepts it through an environment variable.
+URL_VARIABLE = "URM_GX_WAREHOUSE_URL"
+SAMPLE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One expectation's result on one table, reduced to what a person needs to act."""
+
+    table: str
+    expectation: str
+    column: str | None
+    success: bool
+    expected: str
+    observed: str
+    why: str = ""
+
+    def describe(self) -> str:
+        where = f' on column "{self.column}"' if self.column else ""
+        status = "passed" if self.success else "FAILED"
+        text = f"  {status}: {self.expectation}{where}\n      expected {self.expected}"
+        text += f"\n      observed {self.observed}"
+        if self.why:
+            text += f"\n      why: {self.why}"
+        return text
+
+
+@dataclass(frozen=True)
+class TableReport:
+    table: str
+    outcomes: tuple[Outcome, ...]
+    batch_ids: tuple[str, ...] | None = None
+    # none of the given batches loaded this table
+    skipped: bool = False
+
+    @property
+    def success(self) -> bool:
+        return all(o.success for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success]
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    tables: tuple[TableReport, ...]
+    as_of: datetime
+    batch_ids: tuple[str, ...] | None = field(default=None)
+
+    @property
+    def success(self) -> bool:
+        return all(t.success for t in self.tables)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for t in self.tables for o in t.failures]
+
+    def summary(self) -> str:
+        checked = sum(len(t.outcomes) for t in self.tables)
+        scope = "all rows" if self.batch_ids is None else "batches " + ", ".join(self.batch_ids)
+        if self.success:
+            verdict = f"passed: all {checked} expectations passed"
+        else:
+            verdict = f"FAILED: {len(self.failures)} of {checked} expectations failed"
+        tables = ", ".join(f"raw.{t.table}" for t in self.tables)
+        lines = [
+            f"Landing checks {verdict} on {tables} "
+            f"({scope}; dates after {self.as_of.isoformat()} count as future)"
+        ]
+        for table in self.tables:
+            if table.skipped:
+                lines.append(f"raw.{table.table}: no new batch in this run, nothing to check")
+                continue
+            if table.success:
+                lines.append(f"raw.{table.table}: all {len(table.outcomes)} expectations passed")
+                continue
+            lines.append(
+                f"raw.{table.table}: {len(table.failures)} of {len(table.outcomes)} "
+                "expectations failed"
+            )
+            lines.extend(outcome.describe() for outcome in table.failures)
+        return "\n".join(lines)
+
+
+class ValidationFailed(Exception):
+    """Raised by validate_landing(raise_on_failure=True); str() is the readable summary."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
+def validate_landing(
+    url: str,
+    tables: Sequence[str],
+    batch_ids: Sequence[str] | None = None,
+    *,
+    as_of: datetime | None = None,
+    raise_on_failure: bool = False,
+) -> ValidationReport:
+    """Validate landing tables (all rows, or only the given load batches) against their suites.
+
+    `url` is a PostgreSQL URL or a `"${ENV_VAR}"` reference to one. `as_of` is when the future
+    starts (default: now); an Airflow task should pass its data interval's end.
+    """
+    unknown = [t for t in tables if t not in LANDING_SUITES]
+    if unknown:
+        raise ValueError(
+            f"no landing suite for {', '.join(unknown)}; known tables: "
+            f"{', '.join(sorted(LANDING_SUITES))}"
+        )
+    as_of = as_of or datetime.now(UTC)
+    batches = None if batch_ids is None else tuple(str(uuid.UUID(str(b))) for b in batch_ids)
+
+    context = _ephemeral_context()
+    source = context.data_sources.add_postgres("warehouse", connection_string=_gx_url(url))
+    owned = None if batches is None else _batches_by_table(url, batches)
+    reports = []
+    for table in tables:
+        table_batches = None if owned is None else owned(table)
+        if table_batches == ():
+            # a run that loaded nothing new into this table has nothing here to check
+            reports.append(TableReport(table, (), (), skipped=True))
+            continue
+        suite = LANDING_SUITES[table](as_of)
+        try:
+            asset = source.add_query_asset(name=table, query=_query(table, table_batches))
+            batch = asset.add_batch_definition_whole_table("landing").get_batch()
+            result = batch.validate(suite, result_format="SUMMARY")
+        except Exception as error:  # noqa: BLE001 - any failure to read is a failed check
+            outcome = Outcome(
+                table,
+                "read the table",
+                None,
+                False,
+                "a readable table",
+                f"{type(error).__name__}: {str(error).splitlines()[0][:300]}",
+            )
+            reports.append(TableReport(table, (outcome,), table_batches))
+            continue
+        outcomes = tuple(_outcome(table, r) for r in result.results)
+        reports.append(TableReport(table, outcomes, table_batches))
+    report = ValidationReport(tuple(reports), as_of, batches)
+    if raise_on_failure and not report.success:
+        raise ValidationFailed(report)
+    return report
+
+
+def _batches_by_table(url: str, batches: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    """Which of the given batches each table should be checked on, from the load log.
+
+    A DAG run passes the batches of all its loads; a table is checked on its own batches only.
+    Batches the load log does not know (rows written by other means) are checked everywhere.
+    """
+    import psycopg
+
+    plain_url = re.sub(r"^postgresql\+\w+://", "postgresql://", os.path.expandvars(url))
+    with psycopg.connect(plain_url) as conn:
+        logged = dict(
+            conn.execute(
+                "select batch_id::text, target_table from raw.load_log "
+                "where batch_id = any(%s::uuid[])",
+                (list(batches),),
+            ).fetchall()
+        )
+
+    def owned(table: str) -> tuple[str, ...]:
+        return tuple(b for b in batches if logged.get(b, table) == table)
+
+    return owned
+
+
+def _ephemeral_context() -> Any:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _gx_url(url: str) -> str:
+    """The connection string as GX accepts it: a socket URL goes through an env variable."""
+    if "${" in url:
+        return url
+    parts = urlsplit(url)
+    socket_host = parse_qs(parts.query).get("host", [""])[0].startswith("/")
+    if socket_host or not parts.hostname:
+        os.environ[URL_VARIABLE] = url
+        return "${" + URL_VARIABLE + "}"
+    return url
+
+
+def _query(table: str, batch_ids: tuple[str, ...] | None) -> str:
+    # table names come from LANDING_SUITES and batch ids were parsed as UUIDs: safe to inline
+    query = f"select * from raw.{table}"
+    if batch_ids is not None:
+        listed = ", ".join(f"'{b}'" for b in batch_ids) or "null"
+        query += f" where batch_id in ({listed})"
+    return query
+
+
+def _outcome(table: str, result: Any) -> Outcome:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "column")}
+    expected = ", ".join(f"{k} = {_show(v)}" for k, v in kwargs.items()) or "(no parameters)"
+    return Outcome(
+        table=table,
+        expectation=config.type,
+        column=config.kwargs.get("column"),
+        success=bool(result.success),
+        expected=expected,
+        observed=_observed(result, redact=bool((config.meta or {}).get(REDACT))),
+        why=config.notes or "",
+    )
+
+
+def _observed(result: Any, *, redact: bool = False) -> str:
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        return f"an error: {str(info.get('exception_message')).splitlines()[0][:300]}"
+    details: Mapping[str, Any] = result.result or {}
+    if "observed_value" in details:
+        text = _show(details["observed_value"])
+        mismatched = (details.get("details") or {}).get("mismatched")
+        if mismatched:
+            text += f" (missing {_show(mismatched.get('missing'))}, "
+            text += f"unexpected {_show(mismatched.get('unexpected'))})"
+        return text
+    if "unexpected_count" in details:
+        count, total = details["unexpected_count"], details.get("element_count")
+        text = f"{count} of {total} rows unexpected"
+        if details.get("unexpected_percent") is not None:
+            text += f" ({details['unexpected_percent']:.1f}% of non-null values)"
+        samples = details.get("partial_unexpected_counts") or []
+        if redact and samples:
+            text += "; values withheld (they may be personal identifiers)"
+        elif samples:
+            shown = ", ".join(f"{_show(s['value'])} x{s['count']}" for s in samples[:SAMPLE_SIZE])
+            text += f"; e.g. {shown}"
+        return text
+    return _show(details)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    return repr(value)
