@@ -53,7 +53,7 @@ def iter_records(
     elif isinstance(document, dict):
         for key in array_keys:
             if isinstance(document.get(key), list):
-                match = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
+                match = re.search(rf'"{re.escape(key)}"\s*:\s*\[', text)
                 if match:
                     array_start = match.end() - 1
                     break
@@ -68,7 +68,7 @@ def iter_records(
     elif first_error is not None:
         match = None
         for key in array_keys:
-            match = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
+            match = re.search(rf'"{re.escape(key)}"\s*:\s*\[', text)
             if match:
                 array_start = match.end() - 1
                 break

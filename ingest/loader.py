@@ -92,13 +92,19 @@ def load_rows(
     copy_sql = sql.SQL("copy raw.{} ({}) from stdin").format(
         sql.Identifier(table.name),
         sql.SQL(", ").join(
-            sql.Identifier(c) for c in ("batch_id", "source_file", "source_line", *table.column_names)
+            sql.Identifier(c)
+            for c in ("batch_id", "source_file", "source_line", *table.column_names)
         ),
     )
 
     def check_share(final: bool) -> None:
         total = good + bad
-        if bad and total and bad / total > max_reject_share and (final or total >= EARLY_CHECK_AFTER):
+        if (
+            bad
+            and total
+            and bad / total > max_reject_share
+            and (final or total >= EARLY_CHECK_AFTER)
+        ):
             raise LoadRejected(
                 f"{label}: {bad} of {total} rows ({bad / total:.1%}) were rejected, more than the "
                 f"limit of {max_reject_share:.0%}, so nothing was loaded. First problems: "
@@ -134,8 +140,17 @@ def load_rows(
                 ) as copy:
                     for line_no, field_name, reason, raw in csv.reader(spool):
                         copy.write_row(
-                            (batch_id, fmt.source, fmt.name, table.name, label, int(line_no),
-                             field_name, reason, raw)
+                            (
+                                batch_id,
+                                fmt.source,
+                                fmt.name,
+                                table.name,
+                                label,
+                                int(line_no),
+                                field_name,
+                                reason,
+                                raw,
+                            )
                         )
                 if fmt.after_load is not None and ctx is not None:
                     fmt.after_load(conn, str(batch_id), label, path, ctx)
@@ -147,15 +162,33 @@ def load_rows(
                     "insert into raw.load_log (batch_id, source, format, target_table, source_file, "
                     "checksum, rows_loaded, rows_quarantined, rows_replaced, started_at, finished_at, "
                     "status) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'loaded')",
-                    (batch_id, fmt.source, fmt.name, table.name, label, checksum, good, bad,
-                     replaced, started, finished),
+                    (
+                        batch_id,
+                        fmt.source,
+                        fmt.name,
+                        table.name,
+                        label,
+                        checksum,
+                        good,
+                        bad,
+                        replaced,
+                        started,
+                        finished,
+                    ),
                 )
     if on_progress is not None:
         on_progress(good + bad)
     return LoadResult(
-        source=fmt.source, format=fmt.name, table=table.name, file=label, batch_id=str(batch_id),
-        rows_loaded=good, rows_quarantined=bad, replaced_rows=replaced,
-        started_at=started.isoformat(), finished_at=finished.isoformat(),
+        source=fmt.source,
+        format=fmt.name,
+        table=table.name,
+        file=label,
+        batch_id=str(batch_id),
+        rows_loaded=good,
+        rows_quarantined=bad,
+        replaced_rows=replaced,
+        started_at=started.isoformat(),
+        finished_at=finished.isoformat(),
     )
 
 
@@ -191,11 +224,23 @@ def load_file(
     previous = _already_loaded(conn, fmt.table, checksum)
     if previous:
         return LoadResult(
-            source=fmt.source, format=fmt.name, table=fmt.table.name, file=str(path),
-            batch_id=previous, rows_loaded=0, rows_quarantined=0, skipped=True,
+            source=fmt.source,
+            format=fmt.name,
+            table=fmt.table.name,
+            file=str(path),
+            batch_id=previous,
+            rows_loaded=0,
+            rows_quarantined=0,
+            skipped=True,
         )
     items: Iterator[ParsedItem] = fmt.parse(path, ctx)
     return load_rows(
-        conn, fmt, path, items, checksum=checksum, max_reject_share=max_reject_share,
-        on_progress=on_progress, ctx=ctx,
+        conn,
+        fmt,
+        path,
+        items,
+        checksum=checksum,
+        max_reject_share=max_reject_share,
+        on_progress=on_progress,
+        ctx=ctx,
     )

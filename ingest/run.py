@@ -41,6 +41,8 @@ def ingest_files(
             if on_file is not None:
                 on_file(path)
             results.append(
-                load_file(conn, fmt, path, ctx, max_reject_share=max_reject_share, on_progress=on_progress)
+                load_file(
+                    conn, fmt, path, ctx, max_reject_share=max_reject_share, on_progress=on_progress
+                )
             )
     return results

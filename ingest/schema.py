@@ -11,13 +11,20 @@ SCHEMAS = ("raw", "quarantine", "restricted", "staging", "intermediate", "marts"
 # BI reads marts only; the loader writes raw/quarantine/restricted. Both are NOLOGIN group roles:
 # grant them to real login roles in production.
 ROLES = {
-    "urm_bi": ["grant usage on schema marts to urm_bi",
-               "grant select on all tables in schema marts to urm_bi",
-               "alter default privileges in schema marts grant select on tables to urm_bi"],
+    "urm_bi": [
+        "grant usage on schema marts to urm_bi",
+        "grant select on all tables in schema marts to urm_bi",
+        "alter default privileges in schema marts grant select on tables to urm_bi",
+    ],
     "urm_loader": [
-        *(f"grant usage, create on schema {s} to urm_loader" for s in ("raw", "quarantine", "restricted")),
-        *(f"grant select, insert, delete on all tables in schema {s} to urm_loader"
-          for s in ("raw", "quarantine", "restricted")),
+        *(
+            f"grant usage, create on schema {s} to urm_loader"
+            for s in ("raw", "quarantine", "restricted")
+        ),
+        *(
+            f"grant select, insert, delete on all tables in schema {s} to urm_loader"
+            for s in ("raw", "quarantine", "restricted")
+        ),
     ],
 }
 
@@ -75,7 +82,9 @@ def _ensure_roles(conn: psycopg.Connection) -> None:
     try:
         with conn.transaction():
             for role, grants in ROLES.items():
-                exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+                exists = conn.execute(
+                    "select 1 from pg_roles where rolname = %s", (role,)
+                ).fetchone()
                 if not exists:
                     conn.execute(f"create role {role} nologin")
                 for grant in grants:

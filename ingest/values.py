@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -16,12 +16,14 @@ def parse_instant(value: object, *, local_zone: ZoneInfo | None = None) -> datet
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"expected an ISO-8601 timestamp like 2025-09-01T08:15:00Z, found {text!r}") from None
+        raise ValueError(
+            f"expected an ISO-8601 timestamp like 2025-09-01T08:15:00Z, found {text!r}"
+        ) from None
     if parsed.tzinfo is None:
         if local_zone is None:
             raise ValueError(f"timestamp {text!r} has no time-zone offset")
         parsed = parsed.replace(tzinfo=local_zone)
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def parse_local_datetime(text: str, zone: ZoneInfo) -> datetime:
@@ -29,7 +31,9 @@ def parse_local_datetime(text: str, zone: ZoneInfo) -> datetime:
     try:
         parsed = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise ValueError(f"expected a date and time like 2025-09-01 08:15:00, found {text!r}") from None
+        raise ValueError(
+            f"expected a date and time like 2025-09-01 08:15:00, found {text!r}"
+        ) from None
     return parsed.replace(tzinfo=zone)
 
 

@@ -14,11 +14,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from urm.settings import PROJECT_ROOT
-
 # Airflow reads its settings when first imported: point it at the project's DAGs and a local
 # SQLite metadata database before any test imports it.
 from urm.airflow_env import airflow_env  # noqa: E402
+from urm.settings import PROJECT_ROOT
 
 for _name, _value in airflow_env().items():
     os.environ.setdefault(_name, _value)
@@ -32,7 +31,9 @@ TEST_KEY = b"test-key-0123456789abcdef"
 @pytest.fixture(scope="session")
 def samples() -> Path:
     if not SAMPLES.is_dir():
-        pytest.skip(f"real-world samples not found at {SAMPLES}: they live in ../shared (CI has them)")
+        pytest.skip(
+            f"real-world samples not found at {SAMPLES}: they live in ../shared (CI has them)"
+        )
     return SAMPLES
 
 

@@ -21,8 +21,11 @@ GOOD = "2025-09-02 10:15:00,MAIN,0,issue,,1001,BK,STACKS,42,,UG,intranet"
 def _folio_sample_files(samples: Path) -> list[Path]:
     folio = samples / "ils" / "folio"
     files = sorted((folio / "mod-circulation-storage" / "sample-data-loans").glob("*.json"))
-    files += [folio / m / "examples" / name for m in ("mod-circulation-storage", "mod-circulation")
-              for name in ("loan.json", "loans.json")]
+    files += [
+        folio / m / "examples" / name
+        for m in ("mod-circulation-storage", "mod-circulation")
+        for name in ("loan.json", "loans.json")
+    ]
     return [f for f in files if f.exists()]
 
 
@@ -55,11 +58,24 @@ def test_folio_sample_offsets_become_instants(samples: Path) -> None:
 
 
 def test_folio_anonymised_loan_and_missing_fields(tmp_path: Path) -> None:
-    loans = {"loans": [
-        {"id": "a", "itemId": "i1", "loanDate": "2025-09-01T08:00:00.000Z", "action": "checkedout"},
-        {"id": "b", "userId": "u1", "loanDate": "2025-09-01T08:00:00Z", "action": "checkedout"},
-        {"id": "c", "userId": "u1", "itemId": "i2", "loanDate": "yesterday", "action": "checkedout"},
-    ]}
+    loans = {
+        "loans": [
+            {
+                "id": "a",
+                "itemId": "i1",
+                "loanDate": "2025-09-01T08:00:00.000Z",
+                "action": "checkedout",
+            },
+            {"id": "b", "userId": "u1", "loanDate": "2025-09-01T08:00:00Z", "action": "checkedout"},
+            {
+                "id": "c",
+                "userId": "u1",
+                "itemId": "i2",
+                "loanDate": "yesterday",
+                "action": "checkedout",
+            },
+        ]
+    }
     path = write(tmp_path / "loans.json", json.dumps(loans, indent=2))
     good, bad = split(parse_folio_loans(path, context()))
     assert len(good) == 1 and good[0][1][1] is None  # anonymised: no patron key
@@ -67,10 +83,19 @@ def test_folio_anonymised_loan_and_missing_fields(tmp_path: Path) -> None:
 
 
 def test_folio_items_call_numbers(tmp_path: Path) -> None:
-    items = {"items": [{"id": "x1", "barcode": "B1",
-                        "effectiveCallNumberComponents": {"callNumber": "TP311.13/12"}},
-                       {"barcode": "B2"}]}
-    good, bad = split(parse_folio_items(write(tmp_path / "items.json", json.dumps(items)), context()))
+    items = {
+        "items": [
+            {
+                "id": "x1",
+                "barcode": "B1",
+                "effectiveCallNumberComponents": {"callNumber": "TP311.13/12"},
+            },
+            {"barcode": "B2"},
+        ]
+    }
+    good, bad = split(
+        parse_folio_items(write(tmp_path / "items.json", json.dumps(items)), context())
+    )
     assert good[0][1][:4] == ("folio", "x1", "B1", "TP311.13/12")
     assert bad[0].field == "id"
 
@@ -90,19 +115,24 @@ def test_koha_malformed_rows_each_quarantined_with_line_and_reason(tmp_path: Pat
         HEADER.encode(),
         GOOD.encode(),
         "2025-09-02 10:14:00,总馆,0,issue,,1009,BK,中文图书阅览室,43,,UG,opac".encode(),
-        b"2025-13-45 10:15:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet",   # bad date
-        b"2025-09-02 10:16:00,MAIN,0,issue,,,BK,STACKS,42,,UG,intranet",        # missing item
+        b"2025-13-45 10:15:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet",  # bad date
+        b"2025-09-02 10:16:00,MAIN,0,issue,,,BK,STACKS,42,,UG,intranet",  # missing item
         "2025-09-02 10:17:00,MAIN,0,issue,,1003,BK,中文阅览室,42,,UG,intranet".encode("gb18030"),
         b'2025-09-02 10:18:00,MAIN,0,issue,"stray,1004,BK,STACKS,42,,UG,intranet',  # stray quote
         b"2025-09-02 10:19:00,MAIN,0,teleport,,1005,BK,STACKS,42,,UG,intranet",  # unknown type
-        b"2025-09-02 10:20:00,MAIN,0,return,,1001,BK,STACKS,42,,UG",             # field missing
-        b",MAIN,0,return,,1001,BK,STACKS,,,UG,opac",                              # anonymised: fine
+        b"2025-09-02 10:20:00,MAIN,0,return,,1001,BK,STACKS,42,,UG",  # field missing
+        b",MAIN,0,return,,1001,BK,STACKS,,,UG,opac",  # anonymised: fine
     ]
     path = write(tmp_path / "bad.csv", b"\r\n".join(lines))  # CRLF, no final newline
     good, bad = split(parse_koha_statistics(path, context()))
     assert [g[0] for g in good] == [2, 3, 10]
     assert [(r.line, r.field) for r in bad] == [
-        (4, "datetime"), (5, "itemnumber"), (6, "(encoding)"), (7, "(line)"), (8, "type"), (9, "(line)"),
+        (4, "datetime"),
+        (5, "itemnumber"),
+        (6, "(encoding)"),
+        (7, "(line)"),
+        (8, "type"),
+        (9, "(line)"),
     ]
     assert "GB18030" in bad[2].reason
     assert all(r.raw for r in bad)
@@ -126,14 +156,19 @@ def test_koha_header_without_koha_columns_is_a_clear_error(tmp_path: Path) -> No
 
 
 def test_koha_items(tmp_path: Path) -> None:
-    path = write(tmp_path / "items.csv", "itemnumber,barcode,itemcallnumber,itype,homebranch,location\n"
-                 "1001,B1,I247.5/12,BK,MAIN,STACKS\n,B2,,BK,MAIN,\n")
+    path = write(
+        tmp_path / "items.csv",
+        "itemnumber,barcode,itemcallnumber,itype,homebranch,location\n"
+        "1001,B1,I247.5/12,BK,MAIN,STACKS\n,B2,,BK,MAIN,\n",
+    )
     good, bad = split(parse_koha_items(path, context()))
     assert good[0][1][:4] == ("koha", "1001", "B1", "I247.5/12") and bad[0].line == 3
 
 
-_field = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"),
-                 max_size=12)
+_field = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"),
+    max_size=12,
+)
 
 
 @given(st.lists(st.tuples(_field, _field), min_size=1, max_size=20))

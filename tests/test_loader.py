@@ -24,9 +24,13 @@ def _count(conn: psycopg.Connection, table: str) -> int:
 
 
 def _malformed_koha(tmp_path: Path) -> Path:
-    lines = [HEADER, GOOD, GOOD.replace("10:15", "10:16"),
-             "2025-02-30 10:15:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet",
-             "2025-09-02 10:16:00,MAIN,0,issue,,,BK,STACKS,42,,UG,intranet"]
+    lines = [
+        HEADER,
+        GOOD,
+        GOOD.replace("10:15", "10:16"),
+        "2025-02-30 10:15:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet",
+        "2025-09-02 10:16:00,MAIN,0,issue,,,BK,STACKS,42,,UG,intranet",
+    ]
     for i in range(3, 10):
         lines.append(GOOD.replace("1001", f"10{i:02d}"))
     return write(tmp_path / "koha.csv", "\n".join(lines) + "\n")
@@ -42,13 +46,17 @@ def test_bad_rows_quarantined_good_rows_loaded(conn: psycopg.Connection, tmp_pat
     ).fetchall()
     assert [(r[0], r[1]) for r in rejected] == [(4, "datetime"), (5, "itemnumber")]
     assert all(r[3].endswith("koha.csv") for r in rejected)
-    log = conn.execute("select rows_loaded, rows_quarantined, checksum, status from raw.load_log").fetchall()
+    log = conn.execute(
+        "select rows_loaded, rows_quarantined, checksum, status from raw.load_log"
+    ).fetchall()
     assert log[0][:2] == (9, 2) and len(log[0][2]) == 64 and log[0][3] == "loaded"
     lines = [r[0] for r in conn.execute("select source_line from raw.koha_statistics order by 1")]
     assert lines == [2, 3, 6, 7, 8, 9, 10, 11, 12]
 
 
-def test_loading_the_same_file_twice_changes_nothing(conn: psycopg.Connection, tmp_path: Path) -> None:
+def test_loading_the_same_file_twice_changes_nothing(
+    conn: psycopg.Connection, tmp_path: Path
+) -> None:
     path = _malformed_koha(tmp_path)
     kwargs = dict(key=TEST_KEY, max_reject_share=0.25)
     url = conn.info.dsn
@@ -61,7 +69,9 @@ def test_loading_the_same_file_twice_changes_nothing(conn: psycopg.Connection, t
     assert _count(conn, "raw.load_log") == 1
 
 
-def test_share_of_bad_rows_over_threshold_loads_nothing(conn: psycopg.Connection, tmp_path: Path) -> None:
+def test_share_of_bad_rows_over_threshold_loads_nothing(
+    conn: psycopg.Connection, tmp_path: Path
+) -> None:
     fmt = get_format("circulation", "koha-csv")
     with pytest.raises(LoadRejected) as err:
         load_file(conn, fmt, _malformed_koha(tmp_path), context(), max_reject_share=0.1)
@@ -72,45 +82,94 @@ def test_share_of_bad_rows_over_threshold_loads_nothing(conn: psycopg.Connection
         assert _count(conn, table) == 0
 
 
-def test_newer_batch_replaces_rows_with_the_same_replace_keys(conn: psycopg.Connection, tmp_path: Path) -> None:
-    table = RawTable("test_monthly", (("platform", "text"), ("month", "date"), ("n", "integer")),
-                     replace_keys=("platform", "month"))
+def test_newer_batch_replaces_rows_with_the_same_replace_keys(
+    conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    table = RawTable(
+        "test_monthly",
+        (("platform", "text"), ("month", "date"), ("n", "integer")),
+        replace_keys=("platform", "month"),
+    )
     conn.execute("drop table if exists raw.test_monthly")
     conn.execute(table.ddl())
 
     def parse(path, ctx):  # noqa: ANN001, ANN202
         for i, line in enumerate(path.read_text().splitlines(), 1):
             platform, month, n = line.split(",")
-            yield (i, (platform, month, int(n))) if n.isdigit() else Rejected(i, "n", "not a number", line)
+            yield (
+                (i, (platform, month, int(n)))
+                if n.isdigit()
+                else Rejected(i, "n", "not a number", line)
+            )
 
     fmt = Format("test", "monthly", table, parse)
-    load_file(conn, fmt, write(tmp_path / "a", "P,2025-09-01,10\nP,2025-10-01,20\nQ,2025-09-01,5\n"),
-              context(), max_reject_share=0.5)
-    result = load_file(conn, fmt, write(tmp_path / "b", "P,2025-09-01,12\n"), context(), max_reject_share=0.5)
+    load_file(
+        conn,
+        fmt,
+        write(tmp_path / "a", "P,2025-09-01,10\nP,2025-10-01,20\nQ,2025-09-01,5\n"),
+        context(),
+        max_reject_share=0.5,
+    )
+    result = load_file(
+        conn, fmt, write(tmp_path / "b", "P,2025-09-01,12\n"), context(), max_reject_share=0.5
+    )
     assert result.replaced_rows == 1
-    rows = conn.execute("select platform, month::text, n from raw.test_monthly order by 1, 2").fetchall()
+    rows = conn.execute(
+        "select platform, month::text, n from raw.test_monthly order by 1, 2"
+    ).fetchall()
     assert rows == [("P", "2025-09-01", 12), ("P", "2025-10-01", 20), ("Q", "2025-09-01", 5)]
     conn.execute("drop table raw.test_monthly")
 
 
-def test_campus_pages_load_without_direct_identifiers(conn: psycopg.Connection, tmp_path: Path) -> None:
-    person = {"person_id": "S2023000123", "person_type": "student", "name": "张伟",
-              "email": "zw@example.edu", "phone": "13800000000", "national_id": "110101200001011234",
-              "college": {"code": "CS", "name": "计算机学院"}, "major": {"code": "CS01", "name": "软件工程"},
-              "class": "CS2023-1", "degree_level": "bachelor", "entry_year": 2023,
-              "expected_graduation_year": 2027, "enrollment_status": "enrolled",
-              "library": {"card_number": "2100012345", "login": "s2023000123",
-                          "koha_borrowernumber": "77", "folio_user_id": "f-1"},
-              "consent": {"profiling": True, "ranking": False}}
+def test_campus_pages_load_without_direct_identifiers(
+    conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    person = {
+        "person_id": "S2023000123",
+        "person_type": "student",
+        "name": "张伟",
+        "email": "zw@example.edu",
+        "phone": "13800000000",
+        "national_id": "110101200001011234",
+        "college": {"code": "CS", "name": "计算机学院"},
+        "major": {"code": "CS01", "name": "软件工程"},
+        "class": "CS2023-1",
+        "degree_level": "bachelor",
+        "entry_year": 2023,
+        "expected_graduation_year": 2027,
+        "enrollment_status": "enrolled",
+        "library": {
+            "card_number": "2100012345",
+            "login": "s2023000123",
+            "koha_borrowernumber": "77",
+            "folio_user_id": "f-1",
+        },
+        "consent": {"profiling": True, "ranking": False},
+    }
     bad = dict(person, person_id="S2", person_type="alien")
-    page = {"page": 1, "page_size": 500, "total": 2, "next": None, "snapshot_date": "2025-12-31",
-            "data": [person, bad]}
+    page = {
+        "page": 1,
+        "page_size": 500,
+        "total": 2,
+        "next": None,
+        "snapshot_date": "2025-12-31",
+        "data": [person, bad],
+    }
     path = write(tmp_path / "people-0001.json", json.dumps(page, ensure_ascii=False, indent=1))
-    result = load_file(conn, get_format("campus", "campus-json"), path, context(), max_reject_share=0.5)
+    result = load_file(
+        conn, get_format("campus", "campus-json"), path, context(), max_reject_share=0.5
+    )
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     dumped = " ".join(str(v) for v in conn.execute("select * from raw.campus_people").fetchone())
-    for identifier in ("S2023000123", "张伟", "zw@example.edu", "13800000000", "110101200001011234",
-                       "2100012345", "s2023000123"):
+    for identifier in (
+        "S2023000123",
+        "张伟",
+        "zw@example.edu",
+        "13800000000",
+        "110101200001011234",
+        "2100012345",
+        "s2023000123",
+    ):
         assert identifier not in dumped
     field, raw = conn.execute("select field, raw_text from quarantine.rejected_rows").fetchone()
     assert field == "person_type" and "13800000000" not in raw

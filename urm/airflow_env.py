@@ -19,9 +19,13 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
+            "AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"
+        ),
         "AIRFLOW__COSMOS__CACHE_DIR": str(urm_home() / "cosmos"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+        ),
         "NO_COLOR": "1",
     }
     return env
@@ -37,10 +41,17 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
     marker = Path(env["AIRFLOW_HOME"]) / ".migrated"
     if marker.exists():
         return
-    result = subprocess.run([_airflow(), "db", "migrate"], env={**os.environ, **env},
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [_airflow(), "db", "migrate"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     marker.write_text("ok\n")
 
 
@@ -53,5 +64,12 @@ def run_dag_file(
     if conf:
         cmd.append(json.dumps(conf))
     with open(log_file, "w") as log:
-        return subprocess.run(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                              text=True, check=False, cwd=PROJECT_ROOT)
+        return subprocess.run(
+            cmd,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+            cwd=PROJECT_ROOT,
+        )

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,8 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-warehouse_app = typer.Typer(help="Start, stop, locate or open the warehouse (PostgreSQL).",
-                            no_args_is_help=True)
+warehouse_app = typer.Typer(
+    help="Start, stop, locate or open the warehouse (PostgreSQL).", no_args_is_help=True
+)
 app.add_typer(warehouse_app, name="warehouse")
 console = Console(stderr=True)
 
@@ -59,21 +60,34 @@ def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files to load (a SUSHI base URL for --format sushi).")],
     format: Annotated[str, typer.Option("--format", "-f", help="Format of the files; see `urm formats`.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per file.")] = False,
-    max_reject_share: Annotated[Optional[float], typer.Option(
-        help="Fail the load (and load nothing) when more than this share of rows is bad. "
-             "Default: URM_MAX_REJECT_SHARE or 0.25.")] = None,
+    max_reject_share: Annotated[
+        float | None,
+        typer.Option(
+            help="Fail the load (and load nothing) when more than this share of rows is bad. "
+            "Default: URM_MAX_REJECT_SHARE or 0.25."
+        ),
+    ] = None,
     encoding: Annotated[str, typer.Option(help="CSV encoding: auto, utf-8 or gb18030.")] = "auto",
     timezone: Annotated[str, typer.Option(help="Time zone of local timestamps (Koha).")] = "Asia/Shanghai",
-    log_format: Annotated[Optional[str], typer.Option(
-        "--log-format", help='EZproxy LogFormat, default \'%h %l %u %t "%r" %s %b\'.')] = None,
-    campus_networks: Annotated[Optional[str], typer.Option(
-        help="Comma-separated CIDR ranges counted as on campus (EZproxy).")] = None,
-    snapshot_date: Annotated[Optional[str], typer.Option(
-        help="Roster snapshot date when the campus pages carry none.")] = None,
-    platform: Annotated[Optional[str], typer.Option(help="SUSHI: platform name to harvest.")] = None,
-    report: Annotated[list[str], typer.Option(help="SUSHI: report ids (repeatable).")] = ["TR", "DR", "PR", "IR"],  # noqa: B006
-    begin: Annotated[Optional[str], typer.Option(help="SUSHI: first month, YYYY-MM.")] = None,
-    end: Annotated[Optional[str], typer.Option(help="SUSHI: last month, YYYY-MM.")] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", help="EZproxy LogFormat, default '%h %l %u %t \"%r\" %s %b'."),
+    ] = None,
+    campus_networks: Annotated[
+        str | None, typer.Option(help="Comma-separated CIDR ranges counted as on campus (EZproxy).")
+    ] = None,
+    snapshot_date: Annotated[
+        str | None, typer.Option(help="Roster snapshot date when the campus pages carry none.")
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="SUSHI: platform name to harvest.")] = None,
+    report: Annotated[list[str], typer.Option(help="SUSHI: report ids (repeatable).")] = [  # noqa: B006
+        "TR",
+        "DR",
+        "PR",
+        "IR",
+    ],  # noqa: B006
+    begin: Annotated[str | None, typer.Option(help="SUSHI: first month, YYYY-MM.")] = None,
+    end: Annotated[str | None, typer.Option(help="SUSHI: last month, YYYY-MM.")] = None,
 ) -> None:
     """Load files of one source into the warehouse. Bad rows go to quarantine with file, line,
     field and reason; a file loaded before is skipped (same checksum)."""
@@ -86,8 +100,15 @@ def ingest(
     if source == "counter" and format == "sushi":
         from urm.sushi_cli import harvest_command
 
-        harvest_command(paths, platform=platform, reports=report, begin=begin, end=end,
-                        as_json=as_json, console=console)
+        harvest_command(
+            paths,
+            platform=platform,
+            reports=report,
+            begin=begin,
+            end=end,
+            as_json=as_json,
+            console=console,
+        )
         return
     options = {"encoding": encoding, "timezone": timezone}
     if log_format:
@@ -100,8 +121,15 @@ def ingest(
     try:
         with FileProgress(console, enabled=not as_json) as progress:
             results = ingest_files(
-                warehouse_url(), source, format, paths, key=pseudonym_key(), max_reject_share=share,
-                options=options, on_file=progress.start_file, on_progress=progress.advance,
+                warehouse_url(),
+                source,
+                format,
+                paths,
+                key=pseudonym_key(),
+                max_reject_share=share,
+                options=options,
+                on_file=progress.start_file,
+                on_progress=progress.advance,
             )
     except (LoadRejected, FileNotFoundError, KeyError, ValueError) as err:
         console.print(f"[red]error:[/red] {err.args[0] if err.args else err}")
@@ -135,7 +163,7 @@ def formats() -> None:
 
 @app.command()
 def build(
-    select: Annotated[Optional[str], typer.Option(help="dbt selector, e.g. +user_persona.")] = None,
+    select: Annotated[str | None, typer.Option(help="dbt selector, e.g. +user_persona.")] = None,
 ) -> None:
     """Run `dbt build` (seeds, models, tests) on the warehouse."""
     from ingest.run import connect
@@ -205,7 +233,7 @@ def warehouse_stop() -> None:
 
 @warehouse_app.command("psql")
 def warehouse_psql(
-    command: Annotated[Optional[str], typer.Option("-c", help="Run one SQL command and exit.")] = None,
+    command: Annotated[str | None, typer.Option("-c", help="Run one SQL command and exit.")] = None,
 ) -> None:
     """Open psql on the warehouse (the wheel's own psql in embedded mode)."""
     from urm.warehouse import _bin_dir, warehouse_url

@@ -24,19 +24,24 @@ from urm.warehouse import external_url, redact, warehouse_url
 DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse")
 
 
-def run_demo(*, users: int, days: int, seed: int, ils: str, console: Console,
-             sources_dir: Path | None = None) -> dict[str, dict[str, int]]:
+def run_demo(
+    *, users: int, days: int, seed: int, ils: str, console: Console, sources_dir: Path | None = None
+) -> dict[str, dict[str, int]]:
     started = time.monotonic()
     pseudonym_key(announce=True)
     with console.status("starting the warehouse"):
         url = warehouse_url()
         with connect(url) as conn:
             migrate(conn)
-    where = "the embedded PostgreSQL under .urm/pgdata" if not external_url() else "URM_WAREHOUSE_URL"
+    where = (
+        "the embedded PostgreSQL under .urm/pgdata" if not external_url() else "URM_WAREHOUSE_URL"
+    )
     console.print(f"[green]✓[/green] warehouse: {redact(url)} ({where})")
 
     sources = sources_dir or urm_home() / "demo" / "sources"
-    with console.status(f"generating a synthetic university ({users} people, {days} days, seed {seed})"):
+    with console.status(
+        f"generating a synthetic university ({users} people, {days} days, seed {seed})"
+    ):
         from urm.synth import generate
 
         generate(sources, users=users, days=days, seed=seed)
@@ -57,7 +62,9 @@ def run_demo(*, users: int, days: int, seed: int, ils: str, console: Console,
                 result = run_dag_file(dag_file, env, logs / f"{dag_id}.log", conf=conf)
             seconds = time.monotonic() - step_started
             if result.returncode != 0:
-                console.print(f"[red]✗ {dag_id} failed after {seconds:.0f}s[/red]; the end of its log:")
+                console.print(
+                    f"[red]✗ {dag_id} failed after {seconds:.0f}s[/red]; the end of its log:"
+                )
                 console.print(_failure_excerpt(logs / f"{dag_id}.log"))
                 raise typer.Exit(1)
             console.print(f"[green]✓[/green] DAG {dag_id} ({seconds:.0f}s)")
@@ -77,29 +84,41 @@ def _eresource_services(sources: Path, *, days: int, seed: int):  # noqa: ANN202
 
 def _failure_excerpt(log_file: Path, lines: int = 40) -> str:
     text = log_file.read_text(errors="replace").splitlines()
-    interesting = [i for i, line in enumerate(text) if "Error" in line or "FAILED" in line or "failed" in line]
+    interesting = [
+        i for i, line in enumerate(text) if "Error" in line or "FAILED" in line or "failed" in line
+    ]
     start = max(0, (interesting[0] - 5) if interesting else len(text) - lines)
-    return "\n".join(text[start:start + lines])
+    return "\n".join(text[start : start + lines])
 
 
 def warehouse_counts(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
     """Rows per landing table, quarantined rows per landing table, rows per mart."""
+
     def tables(schema: str) -> list[str]:
         rows = conn.execute(
             "select tablename from pg_tables where schemaname = %s order by 1", (schema,)
         ).fetchall()
         return [r[0] for r in rows]
 
-    raw = {t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0]
-           for t in tables("raw") if t != "load_log"}
-    quarantined = dict(conn.execute(
-        "select target_table, count(*) from quarantine.rejected_rows group by 1 order by 1"
-    ).fetchall())
-    marts = {t: conn.execute(f'select count(*) from marts."{t}"').fetchone()[0] for t in tables("marts")}
+    raw = {
+        t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0]
+        for t in tables("raw")
+        if t != "load_log"
+    }
+    quarantined = dict(
+        conn.execute(
+            "select target_table, count(*) from quarantine.rejected_rows group by 1 order by 1"
+        ).fetchall()
+    )
+    marts = {
+        t: conn.execute(f'select count(*) from marts."{t}"').fetchone()[0] for t in tables("marts")
+    }
     return {"raw": raw, "quarantine": quarantined, "marts": marts}
 
 
-def _print_summary(console: Console, counts: dict[str, dict[str, int]], *, url: str, seconds: float) -> None:
+def _print_summary(
+    console: Console, counts: dict[str, dict[str, int]], *, url: str, seconds: float
+) -> None:
     table = Table(title="library-urm demo: what landed and what was built", show_lines=False)
     table.add_column("layer")
     table.add_column("table")

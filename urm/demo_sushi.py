@@ -30,9 +30,20 @@ def synthetic_sushi(sources: Path, *, days: int, seed: int) -> Iterator[dict[str
     with SushiServer(usage, port=0) as server:
         config = urm_home() / "demo" / "sushi_platforms.json"
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(json.dumps(
-            [{"platform": name, "base_url": server.base_url, "reports": ["TR", "DR", "PR", "IR"],
-              "credentials_prefix": "URM_SUSHI_"} for name in PLATFORMS], indent=2))
+        config.write_text(
+            json.dumps(
+                [
+                    {
+                        "platform": name,
+                        "base_url": server.base_url,
+                        "reports": ["TR", "DR", "PR", "IR"],
+                        "credentials_prefix": "URM_SUSHI_",
+                    }
+                    for name in PLATFORMS
+                ],
+                indent=2,
+            )
+        )
         yield {
             "URM_SUSHI_PLATFORMS": str(config),
             "URM_SUSHI_CUSTOMER_ID": server.customer_id,

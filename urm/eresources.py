@@ -35,10 +35,15 @@ def sushi_platforms() -> list[SushiPlatform]:
         return []
     text = value if value.startswith("[") else Path(value).read_text()
     entries = json.loads(text)
-    return [SushiPlatform(platform=e["platform"], base_url=e["base_url"],
-                          reports=tuple(e.get("reports", SushiPlatform.reports)),
-                          credentials_prefix=e.get("credentials_prefix", "URM_SUSHI_"))
-            for e in entries]
+    return [
+        SushiPlatform(
+            platform=e["platform"],
+            base_url=e["base_url"],
+            reports=tuple(e.get("reports", SushiPlatform.reports)),
+            credentials_prefix=e.get("credentials_prefix", "URM_SUSHI_"),
+        )
+        for e in entries
+    ]
 
 
 def month_start(text: str) -> date:
@@ -63,9 +68,16 @@ def harvest_and_load_counter(begin: date, end: date) -> dict[str, Any]:
     for platform in sushi_platforms():
         try:
             results = harvest_and_load(
-                url, platform.base_url, platform=platform.platform, reports=platform.reports,
-                begin=begin, end=end, credentials=SushiCredentials.from_env(platform.credentials_prefix),
-                landing_dir=target, key=pseudonym_key(), max_reject_share=share,
+                url,
+                platform.base_url,
+                platform=platform.platform,
+                reports=platform.reports,
+                begin=begin,
+                end=end,
+                credentials=SushiCredentials.from_env(platform.credentials_prefix),
+                landing_dir=target,
+                key=pseudonym_key(),
+                max_reject_share=share,
             )
         except SushiNoUsage as err:
             notes.append(str(err))

@@ -47,10 +47,14 @@ def landing_groups(source: str, root: Path | None = None) -> list[LandingGroup]:
         return [LandingGroup("campus", "campus-json", "campus/*.json")]
     if source == "circulation":
         if ils() == "koha":
-            return [LandingGroup("circulation", "koha-items-csv", "circulation/koha/items.csv"),
-                    LandingGroup("circulation", "koha-csv", "circulation/koha/statistics-*.csv")]
-        return [LandingGroup("circulation", "folio-items-json", "circulation/folio/items.json"),
-                LandingGroup("circulation", "folio-json", "circulation/folio/loans-*.json")]
+            return [
+                LandingGroup("circulation", "koha-items-csv", "circulation/koha/items.csv"),
+                LandingGroup("circulation", "koha-csv", "circulation/koha/statistics-*.csv"),
+            ]
+        return [
+            LandingGroup("circulation", "folio-items-json", "circulation/folio/items.json"),
+            LandingGroup("circulation", "folio-json", "circulation/folio/loans-*.json"),
+        ]
     if source == "ezproxy":
         formats_file = root / "ezproxy" / "logformats.json"
         formats = json.loads(formats_file.read_text()) if formats_file.exists() else {}
@@ -62,7 +66,9 @@ def landing_groups(source: str, root: Path | None = None) -> list[LandingGroup]:
                 options.append(("log_format", formats[site]))
             if campus_networks:
                 options.append(("campus_networks", campus_networks))
-            groups.append(LandingGroup("ezproxy", "ezproxy-log", f"ezproxy/{site}/*.log*", tuple(options)))
+            groups.append(
+                LandingGroup("ezproxy", "ezproxy-log", f"ezproxy/{site}/*.log*", tuple(options))
+            )
         return groups
     raise ValueError(f"no landing layout for source {source!r}")
 
@@ -78,13 +84,21 @@ def ingest_landing(source: str, root: Path | None = None) -> list[dict[str, Any]
         paths = sorted(root.glob(group.pattern))
         if not paths:
             continue
-        for result in ingest_files(url, group.source, group.format, paths, key=key,
-                                   max_reject_share=share, options=dict(group.options)):
+        for result in ingest_files(
+            url,
+            group.source,
+            group.format,
+            paths,
+            key=key,
+            max_reject_share=share,
+            options=dict(group.options),
+        ):
             results.append(result.as_dict())
     if not results:
         raise FileNotFoundError(
             f"no {source} files found under {root} (patterns: "
-            + ", ".join(g.pattern for g in landing_groups(source, root)) + ")"
+            + ", ".join(g.pattern for g in landing_groups(source, root))
+            + ")"
         )
     return results
 

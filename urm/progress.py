@@ -15,8 +15,12 @@ class FileProgress:
         self._enabled = enabled and console.is_terminal
         self._console = console
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"),
-            TimeElapsedColumn(), console=console, transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         )
         self._task = None
         self._started = time.monotonic()
@@ -26,8 +30,12 @@ class FileProgress:
             self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._enabled:
             self._progress.stop()
 

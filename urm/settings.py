@@ -51,7 +51,9 @@ def pseudonym_key(*, announce: bool = True) -> bytes:
     value = os.environ.get("URM_PSEUDONYM_KEY")
     if value:
         if len(value) < 16:
-            raise SystemExit("URM_PSEUDONYM_KEY is too short: use at least 16 characters (32+ random bytes is better)")
+            raise SystemExit(
+                "URM_PSEUDONYM_KEY is too short: use at least 16 characters (32+ random bytes is better)"
+            )
         return value.encode()
     path = urm_home() / "pseudonym.key"
     if not path.exists():

@@ -14,8 +14,16 @@ from urm.settings import LoadSettings, pseudonym_key
 from urm.warehouse import warehouse_url
 
 
-def harvest_command(urls: Sequence[str], *, platform: str | None, reports: Sequence[str],
-                    begin: str | None, end: str | None, as_json: bool, console: Console) -> None:
+def harvest_command(
+    urls: Sequence[str],
+    *,
+    platform: str | None,
+    reports: Sequence[str],
+    begin: str | None,
+    end: str | None,
+    as_json: bool,
+    console: Console,
+) -> None:
     from ingest.counter.load import harvest_and_load
     from ingest.counter.sushi import SushiCredentials, SushiError
 
@@ -25,9 +33,15 @@ def harvest_command(urls: Sequence[str], *, platform: str | None, reports: Seque
         raise typer.BadParameter("--platform and --begin YYYY-MM are required with --format sushi")
     try:
         results = harvest_and_load(
-            warehouse_url(), urls[0], platform=platform, reports=reports, begin=month_start(begin),
-            end=month_start(end or begin), credentials=SushiCredentials.from_env(),
-            landing_dir=landing_dir() / "counter" / "harvested", key=pseudonym_key(),
+            warehouse_url(),
+            urls[0],
+            platform=platform,
+            reports=reports,
+            begin=month_start(begin),
+            end=month_start(end or begin),
+            credentials=SushiCredentials.from_env(),
+            landing_dir=landing_dir() / "counter" / "harvested",
+            key=pseudonym_key(),
             max_reject_share=LoadSettings.from_env().max_reject_share,
         )
     except SushiError as err:

@@ -15,5 +15,7 @@ def validate_loaded(tables: Sequence[str], results: Iterable[dict[str, Any]]) ->
     batch_ids = [r["batch_id"] for r in results if not r.get("skipped")]
     if not batch_ids:
         return "nothing new was loaded: no batch to validate"
-    report = validate_landing(warehouse_url(), list(tables), batch_ids=batch_ids, raise_on_failure=True)
+    report = validate_landing(
+        warehouse_url(), list(tables), batch_ids=batch_ids, raise_on_failure=True
+    )
     return report.summary()

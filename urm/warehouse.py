@@ -17,10 +17,10 @@ import stat
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from urm.settings import urm_home
@@ -120,7 +120,14 @@ class EmbeddedWarehouse:
             pwd.getpwnam(RUN_AS_WHEN_ROOT)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", RUN_AS_WHEN_ROOT],
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "-s",
+                    "/usr/sbin/nologin",
+                    RUN_AS_WHEN_ROOT,
+                ],
                 check=True,
             )
         return RUN_AS_WHEN_ROOT
@@ -159,7 +166,14 @@ class EmbeddedWarehouse:
             self._make_traversable(self.pgdata)
             self._make_traversable(_bin_dir())
         self._pg(
-            "initdb", "--auth=trust", "--encoding=UTF8", "--locale=C", "-U", SUPERUSER, "-D", str(self.pgdata)
+            "initdb",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "-U",
+            SUPERUSER,
+            "-D",
+            str(self.pgdata),
         )
         with open(self.pgdata / "postgresql.auto.conf", "a") as conf:
             conf.write(
@@ -181,7 +195,9 @@ class EmbeddedWarehouse:
         stale = self.pgdata / "postmaster.pid"
         if stale.exists():
             stale.unlink()  # pg_isready said no server answers: a crash left it behind
-        self._pg("pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60", "start")
+        self._pg(
+            "pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60", "start"
+        )
         for _ in range(60):
             if self.is_running():
                 return
@@ -192,6 +208,8 @@ class EmbeddedWarehouse:
         import psycopg
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (DATABASE,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'create database "{DATABASE}"')

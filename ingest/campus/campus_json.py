@@ -39,7 +39,9 @@ def _text(record: dict[str, Any], field: str, *, required: bool = False) -> str 
     return str(value).strip()
 
 
-def _choice(record: dict[str, Any], field: str, allowed: set[str], *, required: bool = False) -> str | None:
+def _choice(
+    record: dict[str, Any], field: str, allowed: set[str], *, required: bool = False
+) -> str | None:
     value = _text(record, field, required=required)
     if value is None:
         return None
@@ -139,5 +141,9 @@ def _minimised(record: Any) -> str:
     """The raw record for the quarantine, without the direct identifiers it must never keep."""
     if not isinstance(record, dict):
         return json.dumps(record, ensure_ascii=False)[:2000]
-    kept = {k: v for k, v in record.items() if k not in {"name", "email", "phone", "national_id", "library"}}
+    kept = {
+        k: v
+        for k, v in record.items()
+        if k not in {"name", "email", "phone", "national_id", "library"}
+    }
     return json.dumps(kept, ensure_ascii=False)[:2000]

@@ -19,11 +19,31 @@ from ingest.model import ParseContext, ParsedItem, Rejected
 from ingest.values import parse_decimal, parse_local_datetime
 
 STATISTICS_COLUMNS = (
-    "datetime", "branch", "value", "type", "other", "itemnumber", "itemtype", "location",
-    "borrowernumber", "ccode", "categorycode", "interface",
+    "datetime",
+    "branch",
+    "value",
+    "type",
+    "other",
+    "itemnumber",
+    "itemtype",
+    "location",
+    "borrowernumber",
+    "ccode",
+    "categorycode",
+    "interface",
 )
-EVENT_TYPES = {"issue", "return", "renew", "localuse", "writeoff", "payment", "onsite_checkout",
-               "recall", "item_found", "item_lost"}
+EVENT_TYPES = {
+    "issue",
+    "return",
+    "renew",
+    "localuse",
+    "writeoff",
+    "payment",
+    "onsite_checkout",
+    "recall",
+    "item_found",
+    "item_lost",
+}
 ITEM_EVENTS = {"issue", "return", "renew", "localuse", "onsite_checkout", "recall"}
 ITEMS_REQUIRED = ("itemnumber",)
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -70,39 +90,59 @@ def _csv_lines(path: Path, ctx: ParseContext) -> Iterator[tuple[int, list[str] |
                 text = raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
             except UnicodeDecodeError as err:
                 if header is None:
-                    raise ValueError(f"{path}: line 1: the header is not valid {encoding}") from None
+                    raise ValueError(
+                        f"{path}: line 1: the header is not valid {encoding}"
+                    ) from None
                 shown = raw.decode(encoding, errors="replace")
                 other = "GB18030" if encoding.startswith("utf") else "UTF-8"
-                yield line_no, Rejected(
-                    line_no, "(encoding)",
-                    f"not valid {encoding} at byte {err.start + 1} (the file was read as "
-                    f"{encoding}; this line may have been written as {other})",
+                yield (
+                    line_no,
+                    Rejected(
+                        line_no,
+                        "(encoding)",
+                        f"not valid {encoding} at byte {err.start + 1} (the file was read as "
+                        f"{encoding}; this line may have been written as {other})",
+                        shown,
+                    ),
                     shown,
-                ), shown
+                )
                 continue
             if not text.strip():
                 continue
             try:
                 fields = next(csv.reader([text], strict=True))
             except csv.Error as err:
-                yield line_no, Rejected(line_no, "(line)", f"malformed CSV: {err} (a stray quote?)", text), text
+                yield (
+                    line_no,
+                    Rejected(line_no, "(line)", f"malformed CSV: {err} (a stray quote?)", text),
+                    text,
+                )
                 continue
             if header is None:
                 header = [f.strip().lower() for f in fields]
                 yield line_no, header, text
                 continue
             if len(fields) != len(header):
-                yield line_no, Rejected(
-                    line_no, "(line)",
-                    f"expected {len(header)} fields as in the header, found {len(fields)} "
-                    "(a stray delimiter or quote?)", text,
-                ), text
+                yield (
+                    line_no,
+                    Rejected(
+                        line_no,
+                        "(line)",
+                        f"expected {len(header)} fields as in the header, found {len(fields)} "
+                        "(a stray delimiter or quote?)",
+                        text,
+                    ),
+                    text,
+                )
                 continue
             yield line_no, fields, text
 
 
 def _rows(
-    path: Path, ctx: ParseContext, required: tuple[str, ...], build: Callable[[dict[str, str]], tuple[Any, ...]]
+    path: Path,
+    ctx: ParseContext,
+    required: tuple[str, ...],
+    build: Callable[[dict[str, str]], tuple[Any, ...]],
 ) -> Iterator[ParsedItem]:
     header: list[str] | None = None
     for line_no, fields, text in _csv_lines(path, ctx):
@@ -132,7 +172,10 @@ def parse_koha_statistics(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]
     def build(record: dict[str, str]) -> tuple[Any, ...]:
         event_type = record["type"].strip().lower()
         if event_type not in EVENT_TYPES:
-            raise _Bad("type", f"expected one of {', '.join(sorted(EVENT_TYPES))}, found {record['type']!r}")
+            raise _Bad(
+                "type",
+                f"expected one of {', '.join(sorted(EVENT_TYPES))}, found {record['type']!r}",
+            )
         when = record["datetime"].strip()
         try:
             event_at = parse_local_datetime(when, zone) if when and when.upper() != "NULL" else None
@@ -147,10 +190,17 @@ def parse_koha_statistics(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]
             raise _Bad("value", str(err)) from None
         borrower = record["borrowernumber"].strip()
         return (
-            event_at, record.get("branch") or None, value, event_type, record.get("other") or None,
-            item, record.get("itemtype") or None, record.get("location") or None,
+            event_at,
+            record.get("branch") or None,
+            value,
+            event_type,
+            record.get("other") or None,
+            item,
+            record.get("itemtype") or None,
+            record.get("location") or None,
             pseudonym("patron", borrower if borrower.upper() != "NULL" else None),
-            record.get("ccode") or None, record.get("categorycode") or None,
+            record.get("ccode") or None,
+            record.get("categorycode") or None,
             record.get("interface") or None,
         )
 
@@ -163,8 +213,12 @@ def parse_koha_items(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
         if not item:
             raise _Bad("itemnumber", "the item number is required")
         return (
-            "koha", item, record.get("barcode") or None, record.get("itemcallnumber") or None,
-            record.get("itype") or None, record.get("location") or record.get("homebranch") or None,
+            "koha",
+            item,
+            record.get("barcode") or None,
+            record.get("itemcallnumber") or None,
+            record.get("itype") or None,
+            record.get("location") or record.get("homebranch") or None,
         )
 
     return _rows(path, ctx, ITEMS_REQUIRED, build)

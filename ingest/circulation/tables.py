@@ -7,8 +7,8 @@ FOLIO_LOANS = RawTable(
     description="One row per FOLIO loan record (mod-circulation-storage loan JSON).",
     columns=(
         ("loan_id", "text"),
-        ("patron_key", "text"),          # pseudonym of userId (kind patron); null = anonymised
-        ("proxy_patron_key", "text"),    # pseudonym of proxyUserId
+        ("patron_key", "text"),  # pseudonym of userId (kind patron); null = anonymised
+        ("proxy_patron_key", "text"),  # pseudonym of proxyUserId
         ("item_id", "text not null"),
         ("action", "text not null"),
         ("status_name", "text"),
@@ -29,15 +29,15 @@ KOHA_STATISTICS = RawTable(
         "local time; the parser converts it with the library's time zone."
     ),
     columns=(
-        ("event_at", "timestamptz"),     # Koha `datetime`; null when anonymised
+        ("event_at", "timestamptz"),  # Koha `datetime`; null when anonymised
         ("branch", "text"),
         ("value", "numeric"),
-        ("type", "text not null"),       # issue | return | renew | localuse | writeoff | payment
+        ("type", "text not null"),  # issue | return | renew | localuse | writeoff | payment
         ("other", "text"),
         ("itemnumber", "text"),
         ("itemtype", "text"),
         ("location", "text"),
-        ("patron_key", "text"),          # pseudonym of borrowernumber (kind patron)
+        ("patron_key", "text"),  # pseudonym of borrowernumber (kind patron)
         ("ccode", "text"),
         ("categorycode", "text"),
         ("interface", "text"),
@@ -48,8 +48,8 @@ ILS_ITEMS = RawTable(
     name="ils_items",
     description="Item records (call numbers give the subject class), from Koha or FOLIO.",
     columns=(
-        ("ils", "text not null"),        # koha | folio
-        ("item_id", "text not null"),    # Koha itemnumber or FOLIO item id
+        ("ils", "text not null"),  # koha | folio
+        ("item_id", "text not null"),  # Koha itemnumber or FOLIO item id
         ("barcode", "text"),
         ("call_number", "text"),
         ("item_type", "text"),
