@@ -19,22 +19,38 @@ TEACHING, REVIEW, EXAM, VACATION, HOLIDAY = "teaching", "review", "exam", "vacat
 
 # Lunar new year's day: the Spring Festival closure moves with it.
 SPRING_FESTIVAL = {
-    2020: date(2020, 1, 25), 2021: date(2021, 2, 12), 2022: date(2022, 2, 1),
-    2023: date(2023, 1, 22), 2024: date(2024, 2, 10), 2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17), 2027: date(2027, 2, 6), 2028: date(2028, 1, 26),
-    2029: date(2029, 2, 13), 2030: date(2030, 2, 3), 2031: date(2031, 1, 23),
-    2032: date(2032, 2, 11), 2033: date(2033, 1, 31), 2034: date(2034, 2, 19),
+    2020: date(2020, 1, 25),
+    2021: date(2021, 2, 12),
+    2022: date(2022, 2, 1),
+    2023: date(2023, 1, 22),
+    2024: date(2024, 2, 10),
+    2025: date(2025, 1, 29),
+    2026: date(2026, 2, 17),
+    2027: date(2027, 2, 6),
+    2028: date(2028, 1, 26),
+    2029: date(2029, 2, 13),
+    2030: date(2030, 2, 3),
+    2031: date(2031, 1, 23),
+    2032: date(2032, 2, 11),
+    2033: date(2033, 1, 31),
+    2034: date(2034, 2, 19),
     2035: date(2035, 2, 8),
 }
 
 # Relative activity on a weekday / a weekend day, by phase: exams bring people in, vacations
 # empty the library. E-resources follow the term less closely than borrowing does.
 CIRCULATION_WEIGHT = {
-    TEACHING: (1.0, 0.55), REVIEW: (1.35, 0.8), EXAM: (1.7, 1.1), VACATION: (0.25, 0.0),
+    TEACHING: (1.0, 0.55),
+    REVIEW: (1.35, 0.8),
+    EXAM: (1.7, 1.1),
+    VACATION: (0.25, 0.0),
     HOLIDAY: (0.3, 0.3),
 }
 ERESOURCE_WEIGHT = {
-    TEACHING: (1.0, 0.7), REVIEW: (1.1, 0.8), EXAM: (0.9, 0.8), VACATION: (0.45, 0.35),
+    TEACHING: (1.0, 0.7),
+    REVIEW: (1.1, 0.8),
+    EXAM: (0.9, 0.8),
+    VACATION: (0.45, 0.35),
     HOLIDAY: (0.3, 0.3),
 }
 
@@ -43,7 +59,7 @@ ERESOURCE_WEIGHT = {
 class LibraryDay:
     day: date
     phase: str
-    open_hour: int   # local opening time (whole hours); open_hour == close_hour means closed
+    open_hour: int  # local opening time (whole hours); open_hour == close_hour means closed
     close_hour: int
     circulation_weight: float
     eresource_weight: float
@@ -92,10 +108,15 @@ def _phase(day: date) -> str:
 
 def _is_closed_holiday(day: date) -> bool:
     festival = spring_festival(day.year)
-    return (
-        (day.month, day.day) in {(1, 1), (5, 1), (5, 2), (5, 3), (10, 1), (10, 2), (10, 3)}
-        or festival - timedelta(days=2) <= day <= festival + timedelta(days=5)
-    )
+    return (day.month, day.day) in {
+        (1, 1),
+        (5, 1),
+        (5, 2),
+        (5, 3),
+        (10, 1),
+        (10, 2),
+        (10, 3),
+    } or festival - timedelta(days=2) <= day <= festival + timedelta(days=5)
 
 
 def _is_short_holiday(day: date) -> bool:
@@ -110,8 +131,7 @@ def library_day(day: date) -> LibraryDay:
     if _is_closed_holiday(day):
         return LibraryDay(day, HOLIDAY, 0, 0, 0.0, ERESOURCE_WEIGHT[HOLIDAY][0])
     if _is_short_holiday(day):
-        return LibraryDay(day, HOLIDAY, 9, 17, CIRCULATION_WEIGHT[HOLIDAY][0],
-                          ERESOURCE_WEIGHT[HOLIDAY][0])
+        return LibraryDay(day, HOLIDAY, 9, 17, CIRCULATION_WEIGHT[HOLIDAY][0], ERESOURCE_WEIGHT[HOLIDAY][0])
     phase = _phase(day)
     circulation = CIRCULATION_WEIGHT[phase][weekend]
     eresource = ERESOURCE_WEIGHT[phase][weekend]
@@ -129,14 +149,16 @@ def mean_circulation_weight(year: int) -> float:
     """Average circulation weight over academic year `year`: turns annual rates into daily ones."""
     first = date(year, 8, 1)
     days = (date(year + 1, 8, 1) - first).days
-    return sum(library_day(first + timedelta(days=i)).circulation_weight for i in range(days)) / days
+    weights = (library_day(first + timedelta(days=i)).circulation_weight for i in range(days))
+    return sum(weights) / days
 
 
 @functools.lru_cache(maxsize=64)
 def mean_eresource_weight(year: int) -> float:
     first = date(year, 8, 1)
     days = (date(year + 1, 8, 1) - first).days
-    return sum(library_day(first + timedelta(days=i)).eresource_weight for i in range(days)) / days
+    weights = (library_day(first + timedelta(days=i)).eresource_weight for i in range(days))
+    return sum(weights) / days
 
 
 def next_open_time(moment: datetime, minute_of_open_day: float) -> datetime:

@@ -11,6 +11,7 @@ import bisect
 import csv
 import functools
 import heapq
+import json
 import random
 import uuid
 from collections.abc import Callable
@@ -27,24 +28,49 @@ from urm.synth.academic_calendar import (
     mean_circulation_weight,
     next_open_time,
 )
-from urm.synth.items import Collection, Item
+from urm.synth.items import Collection, Item, uuid4_text
 from urm.synth.people import Person
 from urm.synth.subjects import BRANCH_NAMES
 from urm.synth.writers import Manifest, Month, MonthlyFiles, months_between
 
 KOHA_HEADER = (
-    "datetime", "branch", "value", "type", "other", "itemnumber", "itemtype", "location",
-    "borrowernumber", "ccode", "categorycode", "interface",
+    "datetime",
+    "branch",
+    "value",
+    "type",
+    "other",
+    "itemnumber",
+    "itemtype",
+    "location",
+    "borrowernumber",
+    "ccode",
+    "categorycode",
+    "interface",
 )
-BOOKS_PER_VISIT_CONTINUE = 0.38   # chance of taking one more book: about 1.6 books a visit
+BOOKS_PER_VISIT_CONTINUE = 0.38  # chance of taking one more book: about 1.6 books a visit
 BOOKS_PER_VISIT = 1 / (1 - BOOKS_PER_VISIT_CONTINUE)
 ANONYMISED_SHARE = 0.01
-LOCAL_USE_SHARE = 0.03            # in-house use recorded per issue
+LOCAL_USE_SHARE = 0.03  # in-house use recorded per issue
 # Visits by hour of day: late morning, afternoon and evening peaks.
-HOUR_WEIGHTS = {8: 3, 9: 7, 10: 9, 11: 7, 12: 4, 13: 5, 14: 8, 15: 9, 16: 8, 17: 5, 18: 4,
-                19: 6, 20: 6, 21: 3}
-SERVICE_POINTS = {code: str(uuid.uuid5(uuid.NAMESPACE_URL, f"urm-synth:service-point:{code}"))
-                  for code in BRANCH_NAMES}
+HOUR_WEIGHTS = {
+    8: 3,
+    9: 7,
+    10: 9,
+    11: 7,
+    12: 4,
+    13: 5,
+    14: 8,
+    15: 9,
+    16: 8,
+    17: 5,
+    18: 4,
+    19: 6,
+    20: 6,
+    21: 3,
+}
+SERVICE_POINTS = {
+    code: str(uuid.uuid5(uuid.NAMESPACE_URL, f"urm-synth:service-point:{code}")) for code in BRANCH_NAMES
+}
 
 
 def koha_encoding(month: Month) -> str:
@@ -99,8 +125,14 @@ def _koha_time(moment: datetime) -> str:
 
 class CirculationSimulation:
     def __init__(
-        self, people: list[Person], collection: Collection, start: date, end: date, seed: int,
-        out_dir: Path, manifest: Manifest,
+        self,
+        people: list[Person],
+        collection: Collection,
+        start: date,
+        end: date,
+        seed: int,
+        out_dir: Path,
+        manifest: Manifest,
     ) -> None:
         self.people, self.collection = people, collection
         self.start, self.end = start, end
@@ -115,13 +147,17 @@ class CirculationSimulation:
         months = months_between(start, end)
         koha_dir, folio_dir = out_dir / "circulation" / "koha", out_dir / "circulation" / "folio"
         self.koha = MonthlyFiles(
-            manifest, "koha_statistics", months,
+            manifest,
+            "koha_statistics",
+            months,
             lambda m: koha_dir / f"statistics-{m[0]:04d}-{m[1]:02d}.csv",
             encoding_for=koha_encoding,
             header=lambda m: ",".join(KOHA_HEADER) + koha_line_end(m),
         )
         self.folio = MonthlyFiles(
-            manifest, "folio_loans", months,
+            manifest,
+            "folio_loans",
+            months,
             lambda m: folio_dir / f"loans-{m[0]:04d}-{m[1]:02d}.json",
             header=lambda m: '{"loans": [',
             footer=lambda m, rows: ("\n" if rows else "") + f'], "totalRecords": {rows}}}\n',
@@ -147,10 +183,10 @@ class CirculationSimulation:
                 visitors = np.flatnonzero(visits)
                 for index in visitors:
                     for _ in range(int(visits[index])):
-                        issued_today += self._visit(self.people[index], day, library.open_hour,
-                                                    library.close_hour)
-                self._local_use(day, library.open_hour, library.close_hour, visitors,
-                                issued_today)
+                        issued_today += self._visit(
+                            self.people[index], day, library.open_hour, library.close_hour
+                        )
+                self._local_use(day, library.open_hour, library.close_hour, visitors, issued_today)
             self._flush(datetime.combine(day + timedelta(days=1), time()))
             if on_progress:
                 on_progress("circulation", offset + 1, days)
@@ -167,7 +203,7 @@ class CirculationSimulation:
             books += 1
         issued = 0
         for _ in range(books):
-            for _attempt in range(3):   # a title already out: look for another one
+            for _attempt in range(3):  # a title already out: look for another one
                 number = self.collection.pick(rng, _pick_shelf(rng, person))
                 if number not in self._on_loan:
                     break
@@ -178,16 +214,22 @@ class CirculationSimulation:
             moment += timedelta(seconds=rng.randrange(8, 40))
         return issued
 
-    def _local_use(self, day: date, open_hour: int, close_hour: int, visitors: np.ndarray,
-                   issued_today: int) -> None:
+    def _local_use(
+        self, day: date, open_hour: int, close_hour: int, visitors: np.ndarray, issued_today: int
+    ) -> None:
         if not len(visitors):
             return
         for _ in range(int(self.np_rng.poisson(issued_today * LOCAL_USE_SHARE))):
             person = self.people[int(visitors[self.rng.randrange(len(visitors))])]
-            item = self.collection.item(self.collection.pick(self.rng, _pick_shelf(self.rng, person)))
+            number = self.collection.pick(self.rng, _pick_shelf(self.rng, person))
+            item = self.collection.item(number)
             moment = _visit_time(self.rng, day, open_hour, close_hour)
-            self._push(moment, self._koha_row(moment, item.branch, "localuse", item,
-                                              person.koha_borrowernumber, person.category))
+            self._push(
+                moment,
+                self._koha_row(
+                    moment, item.branch, "localuse", item, person.koha_borrowernumber, person.category
+                ),
+            )
 
     # --- one loan's life --------------------------------------------------------------------
     def _issue(self, person: Person, item: Item, issued: datetime) -> None:
@@ -205,8 +247,9 @@ class CirculationSimulation:
         for _ in range(renewals_wanted):
             # Renewed online in the last week before the due date, at any hour of the day.
             renewed_on = due.date() - timedelta(days=rng.randrange(8))
-            renewed = datetime.combine(renewed_on, time(rng.randrange(7, 24), rng.randrange(60),
-                                                        rng.randrange(60)))
+            renewed = datetime.combine(
+                renewed_on, time(rng.randrange(7, 24), rng.randrange(60), rng.randrange(60))
+            )
             if renewed <= last:
                 renewed = last + timedelta(hours=rng.randrange(20, 48))
             renewals.append(renewed)
@@ -226,9 +269,10 @@ class CirculationSimulation:
                 target = max(last + timedelta(days=1), due - timedelta(days=rng.uniform(0, 7)))
             if person.active_until < self.end and target.date() > person.active_until:
                 # Graduates clear their loans before they leave.
-                target = max(last + timedelta(hours=1),
-                             datetime.combine(person.active_until, time(10)) -
-                             timedelta(days=rng.uniform(0, 10)))
+                target = max(
+                    last + timedelta(hours=1),
+                    datetime.combine(person.active_until, time(10)) - timedelta(days=rng.uniform(0, 10)),
+                )
             returned = next_open_time(target.replace(microsecond=0), rng.random())
 
         anonymised = rng.random() < ANONYMISED_SHARE
@@ -238,14 +282,14 @@ class CirculationSimulation:
         renewals = [moment for moment in renewals if moment <= self.end_moment]
         for moment in renewals:
             interface = "opac" if rng.random() < 0.8 else "intranet"
-            self._push(moment, self._koha_row(moment, item.branch, "renew", item, borrower,
-                                              category, interface))
+            self._push(
+                moment, self._koha_row(moment, item.branch, "renew", item, borrower, category, interface)
+            )
         if returned is not None and returned > self.end_moment:
             returned = None
         if returned is not None:
             branch = item.branch if rng.random() < 0.85 else rng.choice(tuple(BRANCH_NAMES))
-            self._push(returned, self._koha_row(returned, branch, "return", item, borrower,
-                                                category))
+            self._push(returned, self._koha_row(returned, branch, "return", item, borrower, category))
             self._returns[item.number] = returned
         self._on_loan.add(item.number)
 
@@ -254,7 +298,7 @@ class CirculationSimulation:
             (renewals[-1].date() if renewals else issued.date()) + period, time(23, 59, 59)
         )
         style = rng.randrange(3)
-        loan: dict[str, object] = {"id": str(uuid.UUID(int=rng.getrandbits(128), version=4))}
+        loan: dict[str, object] = {"id": uuid4_text(rng.getrandbits(128).to_bytes(16, "big"))}
         if not anonymised:
             loan["userId"] = person.folio_user_id
         loan["itemId"] = item.folio_id
@@ -277,8 +321,6 @@ class CirculationSimulation:
         self.counts.anonymised_loans += anonymised
 
     def _write_folio(self, issued: datetime, loan: dict[str, object]) -> None:
-        import json
-
         stream = self.folio.stream((issued.year, issued.month))
         record = self.folio.record
         assert record is not None
@@ -286,10 +328,30 @@ class CirculationSimulation:
         record.rows += 1
 
     # --- Koha events, in time order ---------------------------------------------------------
-    def _koha_row(self, moment: datetime, branch: str, kind: str, item: Item, borrower: str,
-                  category: str, interface: str = "intranet") -> tuple[str, ...]:
-        return (_koha_time(moment), branch, "0.0000", kind, "", str(item.number), item.itype,
-                item.location, borrower, "", category, interface)
+    def _koha_row(
+        self,
+        moment: datetime,
+        branch: str,
+        kind: str,
+        item: Item,
+        borrower: str,
+        category: str,
+        interface: str = "intranet",
+    ) -> tuple[str, ...]:
+        return (
+            _koha_time(moment),
+            branch,
+            "0.0000",
+            kind,
+            "",
+            str(item.number),
+            item.itype,
+            item.location,
+            borrower,
+            "",
+            category,
+            interface,
+        )
 
     def _push(self, moment: datetime, row: tuple[str, ...]) -> None:
         if moment <= self.end_moment:
@@ -304,7 +366,8 @@ class CirculationSimulation:
             month = (moment.year, moment.month)
             stream = self.koha.stream(month)
             if self._koha_writer is None or self._koha_writer[0] is not stream:
-                self._koha_writer = (stream, csv.writer(stream, lineterminator=koha_line_end(month)))
+                writer = csv.writer(stream, lineterminator=koha_line_end(month))
+                self._koha_writer = (stream, writer)
             self._koha_writer[1].writerow(row)  # type: ignore[attr-defined]
             assert self.koha.record is not None
             self.koha.record.rows += 1

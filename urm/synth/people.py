@@ -26,8 +26,24 @@ GIVEN = (
     "思远嘉文博俊佳琪晨睿航梦瑶婷雪颖佳豪志宏晓东海波峰琳倩璐蕾楠昊天昕悦若曦语桐安宁"
 )
 REGION_CODES = (
-    "110101", "120103", "310104", "320102", "330106", "340104", "350102", "360103", "370102",
-    "410105", "420111", "430103", "440305", "450103", "500103", "510107", "530102", "610113",
+    "110101",
+    "120103",
+    "310104",
+    "320102",
+    "330106",
+    "340104",
+    "350102",
+    "360103",
+    "370102",
+    "410105",
+    "420111",
+    "430103",
+    "440305",
+    "450103",
+    "500103",
+    "510107",
+    "530102",
+    "610113",
 )
 
 
@@ -39,7 +55,7 @@ class Person:
     email: str
     phone: str
     national_id: str
-    unit: tuple[str, str, str]            # (code, name, English name) of college or office
+    unit: tuple[str, str, str]  # (code, name, English name) of college or office
     major: Major | None
     class_code: str | None
     degree_level: str | None
@@ -53,14 +69,14 @@ class Person:
     consent_profiling: bool
     consent_ranking: bool
     # Behaviour, never written out.
-    category: str                         # Koha patron category: UG, PG, FAC, STAFF
-    active_from: date                     # first and last day on which they can use the library
+    category: str  # Koha patron category: UG, PG, FAC, STAFF
+    active_from: date  # first and last day on which they can use the library
     active_until: date
-    loans_per_year: float                 # 0 for non-users
-    sessions_per_year: float              # EZproxy sessions; 0 for non-users
+    loans_per_year: float  # 0 for non-users
+    sessions_per_year: float  # EZproxy sessions; 0 for non-users
     reads: tuple[tuple[str, ...], tuple[float, ...]]  # shelf keys and cumulative weights
     college: College | None
-    proxy_site: str                       # "main" or "medical"
+    proxy_site: str  # "main" or "medical"
     campus_address: str
     home_address: str
 
@@ -103,7 +119,7 @@ class RosterShape:
 
     students: float = 0.85
     faculty: float = 0.09
-    master_share: float = 0.22      # of students
+    master_share: float = 0.22  # of students
     doctoral_share: float = 0.08
 
 
@@ -132,12 +148,40 @@ def _campus_address(rng: random.Random, person_type: str) -> str:
 
 
 # Chinese ISP blocks for people at home; none overlaps the campus ranges.
-HOME_BLOCKS = (58, 59, 60, 61, 101, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 123,
-               125, 180, 182, 183, 218, 219, 220, 221, 222, 223)
+HOME_BLOCKS = (
+    58,
+    59,
+    60,
+    61,
+    101,
+    111,
+    112,
+    113,
+    114,
+    115,
+    116,
+    117,
+    118,
+    119,
+    120,
+    121,
+    123,
+    125,
+    180,
+    182,
+    183,
+    218,
+    219,
+    220,
+    221,
+    222,
+    223,
+)
 
 
 def _home_address(rng: random.Random) -> str:
-    return f"{rng.choice(HOME_BLOCKS)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    block = rng.choice(HOME_BLOCKS)
+    return f"{block}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
 def _reads(major: Major | None, general: dict[str, float], spill_over: float):
@@ -172,7 +216,6 @@ def build_roster(rng: random.Random, users: int, start: date, end: date) -> list
     freshmen_arrive = date(year, 9, 8)
     n_students = round(users * shape.students)
     n_faculty = round(users * shape.faculty)
-    n_staff = users - n_students - n_faculty
     college_weights = [college.size for college in COLLEGES]
 
     cards = rng.sample(range(10**8), users)
@@ -211,13 +254,13 @@ def build_roster(rng: random.Random, users: int, start: date, end: date) -> list
             graduation = entry + length
             status = "enrolled"
             draw = rng.random()
-            if draw < 0.02:       # last year's graduates linger in the roster
+            if draw < 0.02:  # last year's graduates linger in the roster
                 entry, graduation, status = year - length, year, "graduated"
             elif draw < 0.03:
                 status = "suspended"
             elif draw < 0.036:
                 status = "withdrawn"
-            if graduation == year + 1:   # graduating this academic year
+            if graduation == year + 1:  # graduating this academic year
                 active_until = min(end, graduation_day)
             if entry == year:
                 active_from = max(start, freshmen_arrive)
@@ -243,41 +286,42 @@ def build_roster(rng: random.Random, users: int, start: date, end: date) -> list
         login = person_id.lower()
         domain = "stu.example.edu.cn" if person_type == STUDENT else "example.edu.cn"
         loans, sessions = _behaviour(rng, person_type, degree, entry, year, status)
-        reading_major = major or (rng.choice(college.majors) if college and person_type == FACULTY
-                                  else None)
-        people.append(Person(
-            person_id=person_id,
-            person_type=person_type,
-            name=_name(rng),
-            email=f"{login}@{domain}",
-            phone=_phone(rng),
-            national_id=_national_id(rng, birth_year),
-            unit=unit,
-            major=major,
-            class_code=class_code,
-            degree_level=degree,
-            entry_year=entry,
-            expected_graduation_year=graduation,
-            enrollment_status=status,
-            card_number=f"21{cards[index]:08d}",
-            login=login,
-            koha_borrowernumber=str(borrowernumbers[index]),
-            folio_user_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            # Most accept profiling; a few per cent opt out. Rankings are opt-in (about 1 in 5),
-            # asked independently, so a handful opt in to rankings yet out of profiling.
-            consent_profiling=rng.random() >= 0.04,
-            consent_ranking=rng.random() < 0.2,
-            category=category,
-            active_from=active_from,
-            active_until=active_until,
-            loans_per_year=loans,
-            sessions_per_year=sessions,
-            reads=_reads(reading_major, GENERAL_READING, 0.25 if reading_major else 1.0),
-            college=college,
-            proxy_site="medical" if college and college.code == "MD" else "main",
-            campus_address=_campus_address(rng, person_type),
-            home_address=_home_address(rng),
-        ))
+        reading_major = major or (rng.choice(college.majors) if college and person_type == FACULTY else None)
+        people.append(
+            Person(
+                person_id=person_id,
+                person_type=person_type,
+                name=_name(rng),
+                email=f"{login}@{domain}",
+                phone=_phone(rng),
+                national_id=_national_id(rng, birth_year),
+                unit=unit,
+                major=major,
+                class_code=class_code,
+                degree_level=degree,
+                entry_year=entry,
+                expected_graduation_year=graduation,
+                enrollment_status=status,
+                card_number=f"21{cards[index]:08d}",
+                login=login,
+                koha_borrowernumber=str(borrowernumbers[index]),
+                folio_user_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                # Most accept profiling; a few per cent opt out. Rankings are opt-in (about 1 in 5),
+                # asked independently, so a handful opt in to rankings yet out of profiling.
+                consent_profiling=rng.random() >= 0.04,
+                consent_ranking=rng.random() < 0.2,
+                category=category,
+                active_from=active_from,
+                active_until=active_until,
+                loans_per_year=loans,
+                sessions_per_year=sessions,
+                reads=_reads(reading_major, GENERAL_READING, 0.25 if reading_major else 1.0),
+                college=college,
+                proxy_site="medical" if college and college.code == "MD" else "main",
+                campus_address=_campus_address(rng, person_type),
+                home_address=_home_address(rng),
+            )
+        )
     _assign_classes(people)
     people.sort(key=lambda person: person.person_id)
     return people
@@ -298,12 +342,17 @@ def _assign_classes(people: list[Person]) -> None:
             members = by_major[major_code]
             classes = max(1, round(len(members) / 30))
             for seat, student in enumerate(members):
-                student.class_code = f"{college_code}{entry}-{number + seat * classes // len(members) + 1}"
+                section = number + seat * classes // len(members) + 1
+                student.class_code = f"{college_code}{entry}-{section}"
             number += classes
 
 
 def _behaviour(
-    rng: random.Random, person_type: str, degree: str | None, entry: int | None, year: int,
+    rng: random.Random,
+    person_type: str,
+    degree: str | None,
+    entry: int | None,
+    year: int,
     status: str,
 ) -> tuple[float, float]:
     """(loans a year, EZproxy sessions a year): heavy-tailed, zero for non-users."""
@@ -322,8 +371,6 @@ def _behaviour(
             borrow_scale, proxy_scale = 0.6, 0.5
     else:
         never_borrow, borrow_scale, never_proxy, proxy_scale = 0.5, 0.6, 0.6, 0.6
-    loans = 0.0 if rng.random() < never_borrow else borrow_scale * (
-        2.5 + _heavy_tailed(rng, 6.0, 1.1)
-    )
+    loans = 0.0 if rng.random() < never_borrow else borrow_scale * (2.5 + _heavy_tailed(rng, 6.0, 1.1))
     sessions = 0.0 if rng.random() < never_proxy else proxy_scale * _heavy_tailed(rng, 18.0, 1.0)
     return loans, sessions

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Shelf:
-    key: str        # CLC prefix of every call number on the shelf, e.g. "TP", "O1", "I"
-    name: str       # what the class covers, in Chinese (for people reading the data)
+    key: str  # CLC prefix of every call number on the shelf, e.g. "TP", "O1", "I"
+    name: str  # what the class covers, in Chinese (for people reading the data)
     holdings: float  # share of the collection, in per cent
-    branch: str     # home branch code of its items
+    branch: str  # home branch code of its items
 
 
 # Holdings roughly as in a comprehensive Chinese university library; literature and industrial
@@ -55,8 +55,19 @@ SHELF_KEYS: tuple[str, ...] = tuple(shelf.key for shelf in SHELVES)
 
 # What anyone reads outside their subject: the spill-over every reader's preferences mix in.
 GENERAL_READING: dict[str, float] = {
-    "I": 30, "K": 12, "B": 10, "H": 10, "G": 8, "J": 6, "F": 6, "D": 4, "TP": 4, "C": 3,
-    "R": 3, "Q": 2, "O1": 2,
+    "I": 30,
+    "K": 12,
+    "B": 10,
+    "H": 10,
+    "G": 8,
+    "J": 6,
+    "F": 6,
+    "D": 4,
+    "TP": 4,
+    "C": 3,
+    "R": 3,
+    "Q": 2,
+    "O1": 2,
 }
 
 BRANCH_NAMES = {"MAIN": "主馆", "SCI": "理工分馆", "MED": "医学分馆"}

@@ -27,7 +27,7 @@ def months_between(first: date, last: date) -> list[Month]:
 
 @dataclass
 class FileRecord:
-    path: str       # relative to the output folder, with forward slashes
+    path: str  # relative to the output folder, with forward slashes
     kind: str
     rows: int = 0
     encoding: str = "utf-8"
@@ -52,8 +52,7 @@ class _GzipText(io.TextIOWrapper):
 
     def __init__(self, path: Path, encoding: str) -> None:
         self._raw = open(path, "wb")  # noqa: SIM115 - closed in close()
-        compressed = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0,
-                                   compresslevel=6)
+        compressed = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6)
         super().__init__(io.BufferedWriter(compressed, 1 << 20), encoding=encoding, newline="")
 
     def close(self) -> None:
@@ -87,7 +86,7 @@ class MonthlyFiles:
         self.manifest, self.kind, self.months = manifest, kind, months
         self.path_for, self.encoding_for, self.compressed = path_for, encoding_for, compressed
         self.header, self.footer = header, footer
-        self._next = 0          # index of the next month to open
+        self._next = 0  # index of the next month to open
         self._month: Month | None = None
         self._stream: TextIO | None = None
         self.record: FileRecord | None = None
@@ -96,7 +95,7 @@ class MonthlyFiles:
         """The open file of `month`, after finishing every earlier month's file."""
         if month == self._month and self._stream is not None:
             return self._stream
-        if month not in self.months[self._next:]:
+        if month not in self.months[self._next :]:
             raise ValueError(f"{self.kind}: month {month} is outside the period or already closed")
         while self._month != month:
             self._finish_current()
