@@ -36,6 +36,8 @@ dag = DbtDag(
     render_config=RenderConfig(
         load_method=LoadMode.AUTOMATIC,  # the parsed manifest when present, else `dbt ls`
         test_behavior=TestBehavior.BUILD,
+        # A test on two models (relationships) runs as its own task once both are built.
+        should_detach_multiple_parents_tests=True,
     ),
     operator_args={"install_deps": False},
     default_args={"retries": 0},

@@ -1,5 +1,21 @@
-"""ezproxy source: formats are registered in FORMATS."""
+"""EZproxy source: request logs in any Apache-style LogFormat (option `log_format`)."""
 
+from ingest.ezproxy.logformat import DEFAULT_LOG_FORMAT
+from ingest.ezproxy.parser import parse_ezproxy_log
+from ingest.ezproxy.tables import EZPROXY_REQUESTS
 from ingest.model import Format
 
-FORMATS: list[Format] = []
+__all__ = ["DEFAULT_LOG_FORMAT", "EZPROXY_REQUESTS", "FORMATS"]
+
+FORMATS: list[Format] = [
+    Format(
+        source="ezproxy",
+        name="ezproxy-log",
+        table=EZPROXY_REQUESTS,
+        parse=parse_ezproxy_log,
+        description=(
+            "EZproxy request log, plain or gzip; option log_format is the LogFormat EZproxy was "
+            f"configured with (default {DEFAULT_LOG_FORMAT!r})."
+        ),
+    )
+]

@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`; results are copied into BENCHMARKS.md by hand."""

@@ -1,0 +1,196 @@
+"""EZproxy ingest speed and memory: `python -m bench.ezproxy_ingest [--lines N ...]`.
+
+For each size it generates an EZproxy log (default LogFormat) in a temp dir, then, each in a
+child process of its own so that peak memory is measured per phase:
+1. ingest: `ingest.run.ingest_files` (read, parse, pseudonymise, COPY, load log), timed end to end;
+2. plain COPY: the same rows, parsed beforehand (untimed, in chunks of 100,000 to keep memory
+   flat), written with psycopg's C-accelerated `Copy.write_row` into the same table; only the
+   COPY is timed, from the first row to the commit.
+Both land in raw.ezproxy_requests of a database of its own (`urm_bench`) on the warehouse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BENCH_DATABASE = "urm_bench"
+KEY = b"bench-key-0123456789abcdef"
+CHUNK = 100_000
+HOSTS = (
+    "www.sciencedirect.com",
+    "pdn.sciencedirect.com",
+    "link.springer.com",
+    "kns.cnki.net",
+    "onlinelibrary.wiley.com",
+    "ieeexplore.ieee.org",
+    "www.jstor.org",
+    "www.wanfangdata.com.cn",
+    "qikan.cqvip.com",
+    "www.nature.com",
+    "pubs.acs.org",
+    "www.tandfonline.com",
+)
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def generate(path: Path, lines: int, seed: int = 7) -> None:
+    """A day-ordered log: 20,000 logins, 5,000 client addresses, 12 platforms."""
+    rng = random.Random(seed)
+    users = [f"user{n:05d}@univ.edu.cn" for n in range(20_000)]
+
+    def address() -> str:
+        first = 10 if rng.random() < 0.6 else rng.randrange(11, 223)  # 60 % on campus
+        return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+    addresses = [address() for _ in range(5_000)]
+    second = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for n in range(lines):
+            second += rng.random() < 0.3  # about 3 lines a second
+            day, rest = divmod(second, 86_400)
+            stamp = (
+                f"{1 + day % 28:02d}/{MONTHS[(day // 28) % 12]}/2024:"
+                f"{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d} +0800"
+            )
+            host = HOSTS[n % 7 if n % 3 else rng.randrange(len(HOSTS))]
+            path_part = f"/static/app.{n % 97}.css" if n % 11 == 0 else f"/article/{rng.randrange(10**9)}"
+            status = 403 if n % 53 == 0 else (302 if n % 7 == 0 else 200)
+            size = rng.randrange(100, 10**6)
+            out.write(
+                f"{addresses[rng.randrange(5_000)]} - {users[rng.randrange(20_000)]} [{stamp}] "
+                f'"GET https://{host}{path_part}?q=x HTTP/1.1" {status} {size}\n'
+            )
+
+
+def bench_url() -> str:
+    from urm.warehouse import EmbeddedWarehouse, external_url
+
+    base = external_url() or EmbeddedWarehouse().ensure_running()
+    return urlunsplit(urlsplit(base)._replace(path=f"/{BENCH_DATABASE}"))
+
+
+def fresh_database(url: str) -> None:
+    import psycopg
+
+    from ingest.run import connect
+    from ingest.schema import migrate
+
+    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {BENCH_DATABASE} with (force)")
+        conn.execute(f"create database {BENCH_DATABASE}")
+    with connect(url) as conn:
+        migrate(conn)
+
+
+def child_ingest(url: str, log: Path) -> dict:
+    from ingest.run import ingest_files
+
+    started = time.perf_counter()
+    [result] = ingest_files(url, "ezproxy", "ezproxy-log", [log], key=KEY, max_reject_share=0.01)
+    seconds = time.perf_counter() - started
+    return {"rows": result.rows_loaded, "seconds": seconds}
+
+
+def child_copy(url: str, log: Path) -> dict:
+    """COPY of rows parsed beforehand: parsing is excluded from the clock, chunk by chunk."""
+    from psycopg import sql
+
+    from ingest.ezproxy import EZPROXY_REQUESTS
+    from ingest.ezproxy.parser import parse_ezproxy_log
+    from ingest.model import ParseContext
+    from ingest.pseudonym import Pseudonymiser
+    from ingest.run import connect
+
+    columns = ("batch_id", "source_file", "source_line", *EZPROXY_REQUESTS.column_names)
+    statement = sql.SQL("copy raw.ezproxy_requests ({}) from stdin").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    items = parse_ezproxy_log(log, ParseContext(Pseudonymiser(KEY)))
+    batch_id, label = uuid.uuid4(), str(log)
+    rows = 0
+    seconds = 0.0
+    with connect(url) as conn, conn.transaction(), conn.cursor() as cur:
+        with cur.copy(statement) as copy:
+            while True:
+                chunk = [item for _, item in zip(range(CHUNK), items, strict=False)]
+                if not chunk:
+                    break
+                started = time.perf_counter()
+                for line, values in chunk:
+                    copy.write_row((batch_id, label, line, *values))
+                seconds += time.perf_counter() - started
+                rows += len(chunk)
+            started = time.perf_counter()
+        seconds += time.perf_counter() - started  # the end of COPY: the server finishes the rows
+        started = time.perf_counter()
+    seconds += time.perf_counter() - started  # the commit
+    return {"rows": rows, "seconds": seconds}
+
+
+def run_child(phase: str, url: str, log: Path) -> dict:
+    """Run a phase in a fresh interpreter; add its peak RSS (the child's own ru_maxrss)."""
+    code = (
+        "import json, resource, sys; from pathlib import Path; import bench.ezproxy_ingest as b; "
+        f"r = b.child_{phase}({url!r}, Path({str(log)!r})); "
+        "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+        "print(json.dumps(r))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def truncate(url: str) -> None:
+    from ingest.run import connect
+
+    with connect(url) as conn:
+        conn.execute("truncate raw.ezproxy_requests, raw.load_log, quarantine.rejected_rows")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, nargs="+", default=[200_000, 2_000_000])
+    args = parser.parse_args(argv)
+    url = bench_url()
+    fresh_database(url)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, database {BENCH_DATABASE}")
+    header = f"{'lines':>10} {'phase':<12} {'rows/s':>10} {'seconds':>8} {'peak RSS MB':>12}"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory(prefix="urm-bench-") as folder:
+        for lines in args.lines:
+            log = Path(folder) / f"ezproxy-{lines}.log"
+            generate(log, lines)
+            results = {}
+            for phase in ("ingest", "copy"):
+                truncate(url)
+                results[phase] = result = run_child(phase, url, log)
+                assert result["rows"] == lines, result
+                print(
+                    f"{lines:>10} {phase:<12} {result['rows'] / result['seconds']:>10,.0f} "
+                    f"{result['seconds']:>8.1f} {result['peak_rss_mb']:>12.0f}"
+                )
+            ratio = results["copy"]["seconds"] / results["ingest"]["seconds"]
+            print(f"{lines:>10} ingest speed / plain COPY speed = {ratio:.2f} (goal >= 0.50)")
+            log.unlink()
+    truncate(url)
+
+
+if __name__ == "__main__":
+    main()

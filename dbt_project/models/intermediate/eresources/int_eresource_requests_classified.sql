@@ -1,0 +1,96 @@
+-- Each EZproxy request with its platform, whether it was use, a static asset, denied or an
+-- error, and whether it came from campus. Platforms and campus ranges are matched once per
+-- distinct host and network (a few thousand), not once per request (tens of millions).
+with
+
+requests as (
+
+    select * from {{ ref('stg_ezproxy__requests') }}
+
+),
+
+platforms as (
+
+    select * from {{ ref('eresource_platforms') }}
+
+),
+
+campus_networks as (
+
+    select * from {{ ref('campus_networks') }}
+
+),
+
+hosts as (
+
+    select distinct site_host from requests where site_host is not null
+
+),
+
+-- host_pattern is a domain suffix; the longest matching pattern wins
+-- (onlinelibrary.wiley.com before wiley.com).
+host_platforms as (
+
+    select distinct on (hosts.site_host)
+        hosts.site_host,
+        platforms.platform,
+        platforms.publisher,
+        platforms.platform_kind
+    from hosts
+    inner join platforms
+        on hosts.site_host = platforms.host_pattern
+        or right(hosts.site_host, length(platforms.host_pattern) + 1)
+            = '.' || platforms.host_pattern
+    order by hosts.site_host, length(platforms.host_pattern) desc
+
+),
+
+networks as (
+
+    select distinct client_network from requests where client_network is not null
+
+),
+
+network_campus as (
+
+    select
+        networks.client_network,
+        exists (
+            select 1
+            from campus_networks
+            where networks.client_network <<= campus_networks.network
+        ) as on_campus
+    from networks
+
+),
+
+classified as (
+
+    select
+        requests.request_id,
+        requests.login_key,
+        coalesce(host_platforms.platform, 'Other') as platform,
+        host_platforms.publisher,
+        host_platforms.platform_kind,
+        requests.site_host,
+        requests.http_status,
+        -- the ingest saw the full address; the seed only sees its /24
+        coalesce(requests.on_campus_at_ingest, network_campus.on_campus) as on_campus,
+        case
+            when requests.http_status in (401, 403, 407) then 'denied'
+            when requests.url_path ~* '\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|bmp|woff2?|ttf|otf|eot)$'
+                then 'static'
+            when requests.http_status >= 400 then 'error'
+            else 'use'
+        end as request_class,
+        requests.response_bytes,
+        requests.requested_at
+    from requests
+    left join host_platforms
+        on requests.site_host = host_platforms.site_host
+    left join network_campus
+        on requests.client_network = network_campus.client_network
+
+)
+
+select * from classified

@@ -1,0 +1,187 @@
+"""End to end: a small synthetic university through every DAG (Airflow's local runner, Cosmos,
+dbt, Great Expectations) on a real PostgreSQL; the marts' figures are checked against values
+computed here, independently, from the generated source files. A second run changes no count."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from rich.console import Console
+
+from ingest.pseudonym import Pseudonymiser
+from tests.conftest import TEST_KEY
+
+pytestmark = pytest.mark.e2e
+
+USERS, DAYS, SEED = 160, 45, 11
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def demo_run(
+    warehouse_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch_module: pytest.MonkeyPatch,
+) -> dict:
+    from urm.demo import run_demo
+
+    monkeypatch_module.setenv("URM_PSEUDONYM_KEY", TEST_KEY.decode())
+    sources = tmp_path_factory.mktemp("university")
+    console = Console(file=io.StringIO(), width=160)
+    first = run_demo(
+        users=USERS, days=DAYS, seed=SEED, ils="koha", console=console, sources_dir=sources
+    )
+    return {"sources": sources, "counts": first, "console": console, "url": warehouse_url}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():  # noqa: ANN201
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def expected(demo_run: dict) -> dict:
+    """Figures computed from the generated files alone, without the warehouse's code."""
+    sources: Path = demo_run["sources"]
+    people = []
+    for page in sorted((sources / "campus").glob("people-*.json")):
+        people.extend(json.loads(page.read_text(encoding="utf-8"))["data"])
+    items = {
+        row["itemnumber"]: row["itemcallnumber"][:1]
+        for row in _read_csv(sources / "circulation" / "koha" / "items.csv")
+    }
+    issues = [
+        row
+        for path in sorted((sources / "circulation" / "koha").glob("statistics-*.csv"))
+        for row in _read_csv(path)
+        if row["type"] == "issue"
+    ]
+    by_borrower = defaultdict(list)
+    for row in issues:
+        if row["borrowernumber"]:
+            by_borrower[row["borrowernumber"]].append(row)
+    pseudonym = Pseudonymiser(TEST_KEY).pseudonym
+    personas = {}
+    for person in people:
+        if not person["consent"]["profiling"]:
+            continue
+        loans = by_borrower.get(person["library"]["koha_borrowernumber"], [])
+        zone = ZoneInfo("Asia/Shanghai")
+        last = max(
+            (
+                datetime.strptime(r["datetime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
+                for r in loans
+            ),
+            default=None,
+        )
+        personas[pseudonym("person", person["person_id"])] = {
+            "loans": len(loans),
+            "classes": len({items[r["itemnumber"]] for r in loans if items.get(r["itemnumber"])}),
+            "last_loan_date": last.date() if last else None,
+        }
+    return {
+        "loans": len(issues),
+        "identified_loans": sum(1 for r in issues if r["borrowernumber"]),
+        "personas": personas,
+        "people": len(people),
+        "opted_out": sum(1 for p in people if not p["consent"]["profiling"]),
+        "types": Counter(p["person_type"] for p in people),
+    }
+
+
+def test_fct_loans_matches_the_koha_files(demo_run: dict, expected: dict) -> None:
+    with psycopg.connect(demo_run["url"]) as conn:
+        total, identified = conn.execute(
+            "select count(*), count(user_key) from marts.fct_loans"
+        ).fetchone()
+    assert total == expected["loans"]
+    assert identified == expected["identified_loans"]
+
+
+def test_user_persona_matches_the_source_files(demo_run: dict, expected: dict) -> None:
+    with psycopg.connect(demo_run["url"]) as conn:
+        rows = conn.execute(
+            "select user_key, loans_in_window, distinct_subject_classes from marts.user_persona"
+        ).fetchall()
+    personas = expected["personas"]
+    assert len(rows) == len(personas), "one persona per consenting person, none for opted-out"
+    assert {r[0] for r in rows} == set(personas)
+    for user_key, loans, classes in rows:
+        assert (loans, classes) == (personas[user_key]["loans"], personas[user_key]["classes"]), (
+            user_key
+        )
+
+
+def test_dim_user_has_everyone_and_no_direct_identifier(demo_run: dict, expected: dict) -> None:
+    sources: Path = demo_run["sources"]
+    first_page = json.loads(next((sources / "campus").glob("people-*.json")).read_text())["data"]
+    with psycopg.connect(demo_run["url"]) as conn:
+        assert (
+            conn.execute("select count(*) from marts.dim_user").fetchone()[0] == expected["people"]
+        )
+        dump = " ".join(
+            str(v) for row in conn.execute("select * from marts.dim_user").fetchall() for v in row
+        )
+    for person in first_page[:50]:
+        for value in (
+            person["person_id"],
+            person["name"],
+            person["email"],
+            person["phone"],
+            person["library"]["card_number"],
+            person["library"]["login"],
+        ):
+            assert value not in dump
+
+
+def test_every_source_landed_and_every_mart_was_built(demo_run: dict) -> None:
+    counts = demo_run["counts"]
+    for table in (
+        "campus_people",
+        "koha_statistics",
+        "ils_items",
+        "ezproxy_requests",
+        "counter_usage",
+    ):
+        assert counts["raw"].get(table, 0) > 0, table
+    for mart in (
+        "dim_user",
+        "fct_loans",
+        "user_persona",
+        "fct_eresource_sessions",
+        "fct_counter_usage_monthly",
+    ):
+        assert counts["marts"].get(mart, 0) > 0, mart
+    printed = demo_run["console"].file.getvalue()
+    assert "time taken" in printed and "quarantined" in printed
+
+
+def test_a_second_run_changes_no_count(demo_run: dict) -> None:
+    from urm.demo import run_demo
+
+    again = run_demo(
+        users=USERS,
+        days=DAYS,
+        seed=SEED,
+        ils="koha",
+        console=Console(file=io.StringIO()),
+        sources_dir=demo_run["sources"],
+    )
+    assert again == demo_run["counts"]
