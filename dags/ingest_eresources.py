@@ -37,7 +37,7 @@ def ingest_eresources() -> None:
             raise ValueError(f"EZproxy files were read but no request loaded: {totals}")
         return totals
 
-    @task(outlets=[COUNTER_USAGE])
+    @task
     def harvest_counter() -> dict:
         from urm.eresources import harvest_and_load_counter, month_start
 
@@ -48,8 +48,17 @@ def ingest_eresources() -> None:
         end = conf.get("end") or begin
         return harvest_and_load_counter(month_start(begin), month_start(end))
 
+    @task(outlets=[COUNTER_USAGE])
+    def check_counter(harvest: dict) -> dict:
+        """Report what the providers said (warnings, no usage) and what was loaded."""
+        from urm.pipeline import summarise
+
+        for note in harvest["notes"]:
+            print(f"COUNTER: {note}")
+        return summarise(harvest["results"])
+
     check_ezproxy(load_ezproxy())
-    harvest_counter()
+    check_counter(harvest_counter())
 
 
 dag = ingest_eresources()

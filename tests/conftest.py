@@ -70,14 +70,19 @@ def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         os.environ["URM_WAREHOUSE_URL"] = previous
 
 
+def empty_landing(connection: psycopg.Connection) -> None:
+    """Empty raw, quarantine and restricted (the load log included): a test starts from nothing."""
+    tables = connection.execute(
+        "select schemaname || '.' || tablename from pg_tables "
+        "where schemaname in ('raw', 'quarantine', 'restricted')"
+    ).fetchall()
+    if tables:
+        connection.execute("truncate " + ", ".join(t for (t,) in tables))
+
+
 @pytest.fixture
 def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to an emptied test database (raw, quarantine, load log)."""
     with psycopg.connect(warehouse_url, autocommit=True) as connection:
-        tables = connection.execute(
-            "select schemaname || '.' || tablename from pg_tables "
-            "where schemaname in ('raw', 'quarantine', 'restricted')"
-        ).fetchall()
-        if tables:
-            connection.execute("truncate " + ", ".join(t for (t,) in tables))
+        empty_landing(connection)
         yield connection

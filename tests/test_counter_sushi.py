@@ -19,7 +19,6 @@ from ingest.counter.sushi import (
     harvest,
 )
 from tests.conftest import TEST_KEY
-from urm.settings import DBT_PROJECT_DIR
 from urm.sushi_server import SushiServer
 from urm.synth.counter import corrected, synthetic_counter_usage
 
@@ -195,13 +194,7 @@ def test_counter_marts(conn: psycopg.Connection, warehouse_url: str, tmp_path: P
         load(warehouse_url, server, tmp_path)
     ingest_counter_files(warehouse_url, "counter-tsv", [samples / "counter/r5.1/TR_sample_r51.tsv"],
                          key=TEST_KEY, max_reject_share=0.0)
-    selected = ["stg_counter__usage", "fct_counter_usage_monthly"]
-    marts = DBT_PROJECT_DIR / "models/marts/eresources"
-    reconciliation = marts / "eresource_reconciliation_monthly.sql"
-    sessions = marts / "fct_eresource_sessions.sql"
-    if reconciliation.exists() and sessions.exists():
-        selected.append("eresource_reconciliation_monthly")
-    run_dbt("build", "--select", *selected)
+    run_dbt("build", "--select", "+fct_counter_usage_monthly", "+eresource_reconciliation_monthly")
     got = conn.execute(
         "select count from marts.fct_counter_usage_monthly where report_id = 'PR' and "
         "platform = 'JSTOR' and metric_type = 'Total_Item_Requests' and month = %s", (MAR,)
@@ -211,8 +204,7 @@ def test_counter_marts(conn: psycopg.Connection, warehouse_url: str, tmp_path: P
     by_metric = "select metric_type, sum(count) from {} group by 1 order by 1"
     assert conn.execute(by_metric.format("marts.fct_counter_usage_monthly")).fetchall() == \
         conn.execute(by_metric.format("raw.counter_usage")).fetchall()
-    if "eresource_reconciliation_monthly" in selected:
-        row = conn.execute(
-            "select counter_total_item_requests from marts.eresource_reconciliation_monthly "
-            "where platform = 'JSTOR' and month = %s", (MAR,)).fetchone()
-        assert row == (expected(USAGE, "PR", "JSTOR", "Total_Item_Requests", MAR),)
+    row = conn.execute(
+        "select counter_total_item_requests from marts.eresource_reconciliation_monthly "
+        "where platform = 'JSTOR' and month = %s", (MAR,)).fetchone()
+    assert row == (expected(USAGE, "PR", "JSTOR", "Total_Item_Requests", MAR),)

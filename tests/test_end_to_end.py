@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from ingest.pseudonym import Pseudonymiser
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, empty_landing
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +42,8 @@ def demo_run(
     from urm.demo import run_demo
 
     monkeypatch_module.setenv("URM_PSEUDONYM_KEY", TEST_KEY.decode())
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        empty_landing(conn)  # other tests' rows must not count here
     sources = tmp_path_factory.mktemp("university")
     console = Console(file=io.StringIO(), width=160)
     first = run_demo(

@@ -110,6 +110,13 @@ def ingest(
             console=console,
         )
         return
+    from ingest.registry import get_format
+
+    try:
+        get_format(source, format)
+    except KeyError as err:
+        console.print(f"[red]error:[/red] {err.args[0]}")
+        raise typer.Exit(2) from None
     options = {"encoding": encoding, "timezone": timezone}
     if log_format:
         options["log_format"] = log_format

@@ -47,7 +47,14 @@ def run_demo(
         generate(sources, users=users, days=days, seed=seed)
     console.print(f"[green]✓[/green] synthetic university written to {sources}")
 
-    env = {**airflow_env(), **run_time_env(url), "URM_LANDING_DIR": str(sources), "URM_ILS": ils}
+    env = {
+        **airflow_env(),
+        **run_time_env(url),
+        "URM_LANDING_DIR": str(sources),
+        "URM_ILS": ils,
+        # for any Airflow operator or hook that wants the warehouse as a connection
+        "AIRFLOW_CONN_URM_WAREHOUSE": url.replace("postgresql://", "postgres://", 1),
+    }
     with console.status("preparing Airflow's metadata database and dbt's manifest"):
         ensure_metadata_db(env)
         run_dbt("parse", url=url)

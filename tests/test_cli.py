@@ -1,0 +1,92 @@
+"""The `urm` command as a user types it: help everywhere, --json output, errors that say what to
+do, and the SUSHI harvest through the real client against the local server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import TEST_KEY
+from tests.helpers import write
+from tests.test_circulation_parsers import GOOD, HEADER
+from urm.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("URM_PSEUDONYM_KEY", TEST_KEY.decode())
+    monkeypatch.setenv("URM_LANDING_DIR", str(tmp_path / "landing"))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["demo"], ["synth"], ["ingest"], ["build"], ["validate"], ["formats"], ["warehouse"],
+     ["warehouse", "url"], ["warehouse", "start"], ["warehouse", "stop"], ["warehouse", "psql"]],
+)
+def test_every_command_has_help(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+@pytest.mark.integration
+def test_ingest_json_reports_the_load_and_a_second_load_is_skipped(
+    conn: psycopg.Connection, cli_env: Path
+) -> None:
+    path = write(cli_env / "s.csv", f"{HEADER}\n{GOOD}\n2025-99-01 10:00:00,MAIN,0,issue,,7,BK,S,1,,UG,opac\n")
+    args = ["ingest", "circulation", "--format", "koha-csv", str(path), "--json", "--max-reject-share", "0.6"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout.strip().splitlines()[-1])
+    assert report["source"] == "circulation" and report["rows_loaded"] == 1
+    assert report["rows_quarantined"] == 1 and report["batch_id"]
+    again = json.loads(runner.invoke(app, args).stdout.strip().splitlines()[-1])
+    assert again["skipped"] is True and again["batch_id"] == report["batch_id"]
+    assert conn.execute("select count(*) from raw.koha_statistics").fetchone() == (1,)
+
+
+@pytest.mark.integration
+def test_ingest_over_the_threshold_fails_with_what_to_do(conn: psycopg.Connection, cli_env: Path) -> None:
+    path = write(cli_env / "bad.csv", f"{HEADER}\n{GOOD}\nnot,a,koha,row\n")
+    result = runner.invoke(app, ["ingest", "circulation", "--format", "koha-csv", str(path),
+                                 "--max-reject-share", "0.1"])
+    assert result.exit_code == 2
+    assert "bad.csv" in result.output and "line 3" in result.output and "--max-reject-share" in result.output
+
+
+def test_unknown_format_lists_the_known_ones(cli_env: Path) -> None:
+    result = runner.invoke(app, ["ingest", "circulation", "--format", "marc", "x.csv"])
+    assert result.exit_code == 2 and "koha-csv" in result.output
+
+
+@pytest.mark.integration
+def test_ingest_counter_over_sushi_with_the_real_client(
+    conn: psycopg.Connection, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urm.sushi_server import SushiServer
+    from urm.synth.counter import synthetic_counter_usage
+    from datetime import date
+
+    usage = synthetic_counter_usage(date(2025, 9, 1), date(2025, 10, 31), platforms=["CNKI"])
+    with SushiServer(usage) as server:
+        monkeypatch.setenv("URM_SUSHI_CUSTOMER_ID", server.customer_id)
+        monkeypatch.setenv("URM_SUSHI_REQUESTOR_ID", server.requestor_id)
+        monkeypatch.setenv("URM_SUSHI_API_KEY", server.api_key)
+        args = ["ingest", "counter", "--format", "sushi", server.base_url, "--platform", "CNKI",
+                "--begin", "2025-09", "--end", "2025-10", "--report", "PR", "--report", "TR", "--json"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(line) for line in result.stdout.strip().splitlines() if line.startswith("{")]
+        assert len(rows) == 2 and all(r["rows_loaded"] > 0 for r in rows)
+        monkeypatch.setenv("URM_SUSHI_API_KEY", "wrong")
+        denied = runner.invoke(app, args)
+    assert denied.exit_code == 2 and "2020" in denied.output
+    months = conn.execute("select count(distinct month) from raw.counter_usage").fetchone()
+    assert months == (2,)
