@@ -94,12 +94,17 @@ def fresh_database(url: str) -> None:
 
 
 def child_ingest(url: str, log: Path) -> dict:
-    from ingest.run import ingest_files
+    from ingest.run import connect, ingest_files
 
     started = time.perf_counter()
     [result] = ingest_files(url, "ezproxy", "ezproxy-log", [log], key=KEY, max_reject_share=0.01)
     seconds = time.perf_counter() - started
-    return {"rows": result.rows_loaded, "seconds": seconds}
+    with connect(url) as conn:  # count what landed, not what the loader says it sent
+        landed = conn.execute(
+            "select count(*) from raw.ezproxy_requests where batch_id = %s", (result.batch_id,)
+        ).fetchone()[0]
+    assert landed == result.rows_loaded, (landed, result.rows_loaded)
+    return {"rows": landed, "seconds": seconds}
 
 
 def child_copy(url: str, log: Path) -> dict:
@@ -144,6 +149,7 @@ def run_child(phase: str, url: str, log: Path) -> dict:
         "import json, resource, sys; from pathlib import Path; import bench.ezproxy_ingest as b; "
         f"r = b.child_{phase}({url!r}, Path({str(log)!r})); "
         "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+        "r['worker_peak_rss_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; "
         "print(json.dumps(r))"
     )
     done = subprocess.run(
@@ -170,7 +176,10 @@ def main(argv: list[str] | None = None) -> None:
     url = bench_url()
     fresh_database(url)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, database {BENCH_DATABASE}")
-    header = f"{'lines':>10} {'phase':<12} {'rows/s':>10} {'seconds':>8} {'peak RSS MB':>12}"
+    header = (
+        f"{'lines':>10} {'phase':<12} {'rows/s':>10} {'seconds':>8} {'peak RSS MB':>12} "
+        f"{'workers MB':>11}"
+    )
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory(prefix="urm-bench-") as folder:
@@ -184,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
                 assert result["rows"] == lines, result
                 print(
                     f"{lines:>10} {phase:<12} {result['rows'] / result['seconds']:>10,.0f} "
-                    f"{result['seconds']:>8.1f} {result['peak_rss_mb']:>12.0f}"
+                    f"{result['seconds']:>8.1f} {result['peak_rss_mb']:>12.0f} "
+                    f"{result['worker_peak_rss_mb']:>11.0f}"
                 )
             ratio = results["copy"]["seconds"] / results["ingest"]["seconds"]
             print(f"{lines:>10} ingest speed / plain COPY speed = {ratio:.2f} (goal >= 0.50)")

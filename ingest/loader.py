@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from ingest.model import Format, ParseContext, ParsedItem, RawTable, Rejected
+from ingest.pipelined import can_pipeline, parse_in_workers
 
 PROGRESS_EVERY = 50_000
 # Look at the share of bad rows early, so that a wrong format fails in seconds, not at the end.
@@ -74,7 +75,7 @@ def load_rows(
     conn: psycopg.Connection,
     fmt: Format,
     path: Path,
-    items: Iterable[ParsedItem],
+    items: Iterable[ParsedItem] | None,
     *,
     checksum: str,
     max_reject_share: float,
@@ -82,7 +83,9 @@ def load_rows(
     file_label: str | None = None,
     ctx: ParseContext | None = None,
 ) -> LoadResult:
-    """COPY `items` into fmt.table inside one transaction. The caller checked idempotency."""
+    """COPY `items` into fmt.table inside one transaction. The caller checked idempotency.
+
+    `items=None` parses the file in worker processes (`ingest.pipelined`; needs `ctx`)."""
     table = fmt.table
     label = file_label or str(path)
     batch_id = uuid.uuid4()
@@ -115,22 +118,37 @@ def load_rows(
 
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
         spool_writer = csv.writer(spool)
+
+        def reject(item: Rejected) -> None:
+            nonlocal bad
+            bad += 1
+            if len(first_rejects) < 5:
+                first_rejects.append(item)
+            spool_writer.writerow((item.line, item.field, item.reason, item.raw))
+            if bad % 100 == 0:
+                check_share(final=False)
+
         with conn.transaction():
             with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                for item in items:
-                    if type(item) is Rejected:
-                        bad += 1
-                        if len(first_rejects) < 5:
-                            first_rejects.append(item)
-                        spool_writer.writerow((item.line, item.field, item.reason, item.raw))
-                        if bad % 100 == 0:
-                            check_share(final=False)
-                        continue
-                    line, values = item  # type: ignore[misc]
-                    copy.write_row((batch_id, label, line, *values))
-                    good += 1
-                    if on_progress is not None and good % PROGRESS_EVERY == 0:
-                        on_progress(good + bad)
+                if items is None:  # a large line-oriented file: parsed by workers, see pipelined
+                    assert ctx is not None
+                    for chunk in parse_in_workers(fmt, path, ctx, batch_id=batch_id, label=label):
+                        copy.write(chunk.copy_text)
+                        good += chunk.rows
+                        for item in chunk.rejected:
+                            reject(item)
+                        if on_progress is not None:
+                            on_progress(good + bad)
+                else:
+                    for item in items:
+                        if type(item) is Rejected:
+                            reject(item)
+                            continue
+                        line, values = item  # type: ignore[misc]
+                        copy.write_row((batch_id, label, line, *values))
+                        good += 1
+                        if on_progress is not None and good % PROGRESS_EVERY == 0:
+                            on_progress(good + bad)
             check_share(final=True)
             spool.seek(0)
             with conn.cursor() as cur:
@@ -233,7 +251,7 @@ def load_file(
             rows_quarantined=0,
             skipped=True,
         )
-    items: Iterator[ParsedItem] = fmt.parse(path, ctx)
+    items: Iterator[ParsedItem] | None = None if can_pipeline(fmt, path, ctx) else fmt.parse(path, ctx)
     return load_rows(
         conn,
         fmt,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -73,3 +73,9 @@ class Format:
     # besides rows (e.g. the exceptions in a COUNTER report header):
     # after_load(conn, batch_id, file_label, path, ctx).
     after_load: Callable[[Any, str, str, Path, ParseContext], None] | None = None
+    # For line-oriented formats: line_parser(ctx) gives a parser of numbered lines (keeping its
+    # caches between calls), so that a large file can be parsed block by block in worker
+    # processes (ingest.pipelined).
+    line_parser: (
+        Callable[[ParseContext], Callable[[Iterable[tuple[int, str]]], Iterator[ParsedItem]]] | None
+    ) = None

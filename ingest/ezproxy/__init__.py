@@ -1,7 +1,7 @@
 """EZproxy source: request logs in any Apache-style LogFormat (option `log_format`)."""
 
 from ingest.ezproxy.logformat import DEFAULT_LOG_FORMAT
-from ingest.ezproxy.parser import parse_ezproxy_log
+from ingest.ezproxy.parser import ezproxy_line_parser, parse_ezproxy_log
 from ingest.ezproxy.tables import EZPROXY_REQUESTS
 from ingest.model import Format
 
@@ -13,6 +13,7 @@ FORMATS: list[Format] = [
         name="ezproxy-log",
         table=EZPROXY_REQUESTS,
         parse=parse_ezproxy_log,
+        line_parser=ezproxy_line_parser,
         description=(
             "EZproxy request log, plain or gzip; option log_format is the LogFormat EZproxy was "
             f"configured with (default {DEFAULT_LOG_FORMAT!r})."

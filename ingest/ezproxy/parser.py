@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -176,6 +176,13 @@ class _Resolver:
 
 
 def parse_ezproxy_log(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
+    with open_log(path) as handle:
+        yield from ezproxy_line_parser(ctx)(enumerate(handle, 1))
+
+
+def ezproxy_line_parser(ctx: ParseContext) -> Callable[[Iterable[tuple[int, str]]], Iterator[ParsedItem]]:
+    """The parser of numbered log lines: all but opening the file, so that blocks of a large file
+    can be parsed in worker processes (ingest.pipelined). Its caches last as long as it does."""
     pattern = LogPattern(str(ctx.options.get("log_format") or DEFAULT_LOG_FORMAT))
     if not pattern.has("t"):
         raise ValueError(
@@ -206,11 +213,12 @@ def parse_ezproxy_log(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
     match = pattern.regex.fullmatch
     resolve = _Resolver(ctx)
     networks, site_hosts, logins = resolve.networks, resolve.site_hosts, resolve.logins
-    last_time_text = ""
-    last_time: datetime | None = None
 
-    with open_log(path) as handle:
-        for line_no, raw_line in enumerate(handle, 1):
+    def parse_lines(numbered_lines: Iterable[tuple[int, str]]) -> Iterator[ParsedItem]:
+        last_time_text = ""
+        last_time: datetime | None = None
+
+        for line_no, raw_line in numbered_lines:
             line = raw_line.rstrip("\r\n")
             found = match(line)
             if found is None:
@@ -284,3 +292,5 @@ def parse_ezproxy_log(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
                     proxy_groups if proxy_groups != "-" else None,
                 ),
             )
+
+    return parse_lines

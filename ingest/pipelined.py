@@ -1,0 +1,194 @@
+"""Parse large line-oriented files on both cores while this process streams the COPY.
+
+On one core, parsing a log line costs more Python time than COPYing its row, so they take
+turns. Here this process only reads blocks of raw bytes (about 1 MiB, cut at a line end) and hands
+them round-robin to worker processes, which parse the lines and format the rows as COPY text;
+their results come back in block order and are written to COPY unchanged. Memory stays flat: at
+most `IN_FLIGHT` blocks per worker are queued at any time, whatever the file size.
+"""
+
+from __future__ import annotations
+
+import gzip
+import multiprocessing
+import queue as queue_module
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+from ingest.model import Format, ParseContext, Rejected
+
+MIN_BYTES = 8 * 1024 * 1024  # below this a worker costs more than it saves
+BLOCK_BYTES = 1 << 20
+IN_FLIGHT = 3
+WORKERS = 2
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class Chunk(NamedTuple):
+    """One block's result: its rows as COPY text, how many, and the rows it rejected."""
+
+    copy_text: bytes
+    rows: int
+    rejected: list[Rejected]
+
+
+def can_pipeline(fmt: Format, path: Path, ctx: ParseContext) -> bool:
+    return (
+        fmt.line_parser is not None
+        and not ctx.options.get("single_process")
+        and Path(path).stat().st_size >= MIN_BYTES
+    )
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(number of the block's first line, bytes of whole lines), in file order."""
+    line_no = 1
+    rest = b""
+    with _open_bytes(path) as handle:
+        while True:
+            data = handle.read(BLOCK_BYTES)
+            if not data:
+                break
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            block, rest = data[:cut], data[cut:]
+            yield line_no, block
+            line_no += block.count(b"\n")
+    if rest:
+        yield line_no, rest
+
+
+def _work(fmt: Format, ctx: ParseContext, prefix: tuple[str, str], tasks: Any, results: Any) -> None:
+    from psycopg._copy_base import TextFormatter
+    from psycopg.adapt import Transformer
+
+    # Dumpers chosen per Python type, as Copy.write_row does: the same text, byte for byte.
+    formatter = TextFormatter(Transformer())
+    batch_id, label = prefix
+    # psycopg's datetime dumper is the dearest part of formatting a row, and log lines repeat the
+    # same second many times: format each distinct timestamp once (same text PostgreSQL reads).
+    time_at = [i for i, (_, pg_type) in enumerate(fmt.table.columns) if pg_type.startswith("timestamp")]
+    texts: dict[Any, str] = {}
+
+    def as_text(values: tuple[Any, ...]) -> tuple[Any, ...]:
+        row = list(values)
+        for i in time_at:
+            value = row[i]
+            if value is not None and not isinstance(value, str):
+                text = texts.get(value)
+                if text is None:
+                    if len(texts) > 100_000:
+                        texts.clear()
+                    text = texts[value] = value.isoformat(sep=" ")
+                row[i] = text
+        return tuple(row)
+
+    assert fmt.line_parser is not None
+    try:
+        parse_lines = fmt.line_parser(ctx)
+        while True:
+            task = tasks.get()
+            if task is None:
+                break
+            first, block = task
+            text = block.decode("utf-8", errors="replace")
+            lines = text.split("\n")
+            if text.endswith("\n"):
+                lines.pop()
+            out = bytearray()
+            rows = 0
+            rejected = []
+            for item in parse_lines(enumerate(lines, first)):
+                if type(item) is Rejected:
+                    rejected.append(item)
+                    continue
+                line, values = item  # type: ignore[misc]
+                if time_at:
+                    values = as_text(values)
+                out += formatter.write_row((batch_id, label, line, *values))
+                rows += 1
+            out += formatter.end()  # the formatter keeps a tail of up to 32 KiB: take it now
+            results.put(("chunk", Chunk(bytes(out), rows, rejected)))
+    except BaseException as error:  # noqa: BLE001 - handed to the parent, which re-raises it
+        results.put(("error", error))
+    finally:
+        results.close()
+        results.join_thread()
+
+
+def parse_in_workers(
+    fmt: Format,
+    path: Path,
+    ctx: ParseContext,
+    *,
+    batch_id: uuid.UUID,
+    label: str,
+    workers: int = WORKERS,
+) -> Iterator[Chunk]:
+    """The file's rows as COPY text chunks, in file order, parsed by `workers` processes."""
+    context = multiprocessing.get_context("fork")  # workers inherit ctx: nothing to pickle
+    pool = []
+    for number in range(workers):
+        tasks, results = context.Queue(IN_FLIGHT), context.Queue(IN_FLIGHT)
+        process = context.Process(
+            target=_work,
+            args=(fmt, ctx, (str(batch_id), label), tasks, results),
+            name=f"urm-parse-{number}",
+        )
+        process.start()
+        pool.append((process, tasks, results))
+
+    def receive(number: int) -> Chunk:
+        process, _, results = pool[number]
+        while True:
+            try:
+                kind, payload = results.get(timeout=1.0)
+            except queue_module.Empty:
+                if not process.is_alive():
+                    raise RuntimeError(
+                        f"{path}: a parsing worker stopped without a word (exit code "
+                        f"{process.exitcode}); nothing of this file was loaded"
+                    ) from None
+                continue
+            if kind == "error":
+                raise payload
+            return payload
+
+    sent = received = 0
+    try:
+        for block in _blocks(path):
+            if sent - received >= workers * IN_FLIGHT:
+                yield receive(received % workers)
+                received += 1
+            pool[sent % workers][1].put(block)
+            sent += 1
+        while received < sent:
+            yield receive(received % workers)
+            received += 1
+    finally:
+        for process, tasks, _ in pool:
+            if process.is_alive():
+                try:
+                    tasks.put(None, timeout=1.0)
+                except queue_module.Full:
+                    process.terminate()
+        for process, tasks, results in pool:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+            # A worker that stopped early leaves blocks unread: do not wait at exit to send them.
+            tasks.cancel_join_thread()
+            tasks.close()
+            results.close()
