@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.circulation.koha import STATISTICS_COLUMNS
 from urm.synth.academic_calendar import (
     UTC_OFFSET,
     academic_year,
@@ -33,20 +34,8 @@ from urm.synth.people import Person
 from urm.synth.subjects import BRANCH_NAMES
 from urm.synth.writers import Manifest, Month, MonthlyFiles, months_between
 
-KOHA_HEADER = (
-    "datetime",
-    "branch",
-    "value",
-    "type",
-    "other",
-    "itemnumber",
-    "itemtype",
-    "location",
-    "borrowernumber",
-    "ccode",
-    "categorycode",
-    "interface",
-)
+# Koha's own column names for its statistics table: one list, shared with the parser.
+KOHA_HEADER = STATISTICS_COLUMNS
 BOOKS_PER_VISIT_CONTINUE = 0.38  # chance of taking one more book: about 1.6 books a visit
 BOOKS_PER_VISIT = 1 / (1 - BOOKS_PER_VISIT_CONTINUE)
 ANONYMISED_SHARE = 0.01
