@@ -194,12 +194,22 @@ def build(
 def validate(
     table: Annotated[list[str], typer.Option(help="Landing tables to check (repeatable).")] = [],  # noqa: B006
 ) -> None:
-    """Run the Great Expectations landing suites on the whole landing tables."""
+    """Run the Great Expectations landing suites on whole landing tables (default: every guarded
+    table loaded so far)."""
     from expectations.runner import validate_landing
+    from expectations.suites import LANDING_SUITES
+    from ingest.run import connect
     from urm.warehouse import warehouse_url
 
-    tables = table or ["campus_people", "koha_statistics", "folio_loans", "ils_items"]
-    report = validate_landing(warehouse_url(), tables)
+    url = warehouse_url()
+    if not table:  # every guarded landing table that has been loaded at least once
+        with connect(url) as conn:
+            loaded = {r[0] for r in conn.execute("select distinct target_table from raw.load_log")}
+        table = [name for name in LANDING_SUITES if name in loaded]
+    if not table:
+        console.print("nothing has been loaded yet: no landing table to check")
+        return
+    report = validate_landing(url, table)
     typer.echo(report.summary())
     if not report.success:
         raise typer.Exit(1)
