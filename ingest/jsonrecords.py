@@ -43,7 +43,7 @@ def iter_records(
         document = json.loads(text)
     except json.JSONDecodeError as err:
         document = None
-        first_error = err
+        first_error: json.JSONDecodeError | None = err
     else:
         first_error = None
 
@@ -80,7 +80,7 @@ def iter_records(
     cache = {"offset": 0, "line": 1}
     position = array_start + 1
     while True:
-        position = _space.match(text, position).end()
+        position = _space.match(text, position).end()  # type: ignore[union-attr]  # [\s,]* always matches
         if position >= len(text) or text[position] == "]":
             return
         line = _line_at(text, position, cache)

@@ -135,8 +135,8 @@ def load_rows(
                     for chunk in parse_in_workers(fmt, path, ctx, batch_id=batch_id, label=label):
                         copy.write(chunk.copy_text)
                         good += chunk.rows
-                        for item in chunk.rejected:
-                            reject(item)
+                        for rejected in chunk.rejected:
+                            reject(rejected)
                         if on_progress is not None:
                             on_progress(good + bad)
                 else:

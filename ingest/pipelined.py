@@ -45,7 +45,9 @@ def can_pipeline(fmt: Format, path: Path, ctx: ParseContext) -> bool:
 def _open_bytes(path: Path) -> IO[bytes]:
     with open(path, "rb") as probe:
         magic = probe.read(2)
-    return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+    if magic == GZIP_MAGIC:
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
 
 
 def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:

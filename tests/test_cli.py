@@ -40,7 +40,8 @@ def test_every_command_has_help(args: list[str]) -> None:
 def test_ingest_json_reports_the_load_and_a_second_load_is_skipped(
     conn: psycopg.Connection, cli_env: Path
 ) -> None:
-    path = write(cli_env / "s.csv", f"{HEADER}\n{GOOD}\n2025-99-01 10:00:00,MAIN,0,issue,,7,BK,S,1,,UG,opac\n")
+    bad_date = "2025-99-01 10:00:00,MAIN,0,issue,,7,BK,S,1,,UG,opac"
+    path = write(cli_env / "s.csv", f"{HEADER}\n{GOOD}\n{bad_date}\n")
     args = ["ingest", "circulation", "--format", "koha-csv", str(path), "--json", "--max-reject-share", "0.6"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
@@ -70,9 +71,10 @@ def test_unknown_format_lists_the_known_ones(cli_env: Path) -> None:
 def test_ingest_counter_over_sushi_with_the_real_client(
     conn: psycopg.Connection, cli_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from datetime import date
+
     from urm.sushi_server import SushiServer
     from urm.synth.counter import synthetic_counter_usage
-    from datetime import date
 
     usage = synthetic_counter_usage(date(2025, 9, 1), date(2025, 10, 31), platforms=["CNKI"])
     with SushiServer(usage) as server:

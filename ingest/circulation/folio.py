@@ -44,7 +44,7 @@ def _loan(record: Any, ctx: ParseContext) -> tuple[Any, ...]:
     if not isinstance(record, dict):
         raise _Bad("(record)", f"expected a loan object, found {type(record).__name__}")
     pseudonym = ctx.pseudonymiser.pseudonym
-    status = record.get("status") if isinstance(record.get("status"), dict) else {}
+    status: dict[str, Any] = record["status"] if isinstance(record.get("status"), dict) else {}
     renewals = record.get("renewalCount")
     if renewals is not None and (
         isinstance(renewals, bool) or not isinstance(renewals, int) or renewals < 0
