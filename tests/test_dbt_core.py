@@ -108,8 +108,9 @@ def koha(at: str, event_type: str, item: str, patron: str | None) -> dict[str, A
 
 
 def write_small_library(raw: RawWriter) -> None:
-    # An older snapshot, then the current one loaded twice: the second (corrected) load wins,
-    # so the ghost of the first load and the old snapshot's college must not show.
+    # An older snapshot, then the current one's file loaded twice under the same name: the second
+    # (corrected) load replaces the first, so the ghost of the first load and the old snapshot's
+    # college must not show.
     raw.load(
         CAMPUS_PEOPLE,
         [
@@ -147,13 +148,21 @@ def write_small_library(raw: RawWriter) -> None:
             ),
             student("bob", "bachelor", 2021, 2025, college_code="LAW", koha_patron_key="k-bob"),
             person("carol", "faculty", consent_profiling=False, koha_patron_key="k-carol"),
+        ],
+        loaded_at="2024-10-17T00:00:00",
+        file="roster-1015.json",
+    )
+    # the snapshot's second page (the campus API pages its roster): its people count too
+    raw.load(
+        CAMPUS_PEOPLE,
+        [
             student("dave", "master", 2024, 2027),
             # one Koha patron id given to two people: their loans cannot be attributed
             student("erin", "bachelor", 2023, 2027, koha_patron_key="k-shared"),
             student("frank", "bachelor", 2022, 2026, koha_patron_key="k-shared"),
         ],
-        loaded_at="2024-10-17T00:00:00",
-        file="roster-1015-fixed.json",
+        loaded_at="2024-10-17T00:01:00",
+        file="roster-1015-page-2.json",
     )
 
     items = [

@@ -21,7 +21,7 @@ from tests.conftest import TEST_KEY, empty_landing
 
 pytestmark = pytest.mark.e2e
 
-USERS, DAYS, SEED = 160, 45, 11
+USERS, DAYS, SEED = 620, 40, 11  # more than one campus API page (500 people a page)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

@@ -1,10 +1,16 @@
--- The roster is a full snapshot per load: the current population is the newest snapshot_date
--- and, when that snapshot was loaded more than once (a corrected re-export), its latest load.
+-- The roster is a full snapshot, delivered as one or more files (the campus API's pages,
+-- people-0001.json ...): the current population is the newest snapshot_date. A file of that
+-- snapshot loaded again under the same name (a corrected re-export of that page) replaces its
+-- earlier load; a person repeated across the remaining rows keeps the latest load's row, and
+-- within one file the later line.
 with
 
 people as (
 
-    select * from {{ ref('stg_campus__people') }}
+    select
+        *,
+        regexp_replace(source_file, '^.*/', '') as file_name
+    from {{ ref('stg_campus__people') }}
 
 ),
 
@@ -14,39 +20,42 @@ roster_loads as (
 
 ),
 
-snapshot_loads as (
+latest_snapshot as (
 
-    select distinct
-        people.snapshot_date,
-        people.batch_id
+    select max(snapshot_date) as snapshot_date
     from people
 
 ),
 
-ranked_loads as (
+snapshot_files as (
 
-    select
-        snapshot_loads.snapshot_date,
-        snapshot_loads.batch_id,
-        row_number() over (
-            order by
-                snapshot_loads.snapshot_date desc nulls last,
-                roster_loads.loaded_at desc nulls last,
-                -- only to stay deterministic when the load log lacks a batch
-                snapshot_loads.batch_id::text desc
-        ) as recency
-    from snapshot_loads
+    select distinct
+        people.file_name,
+        people.batch_id,
+        roster_loads.loaded_at
+    from people
+    inner join latest_snapshot
+        on people.snapshot_date = latest_snapshot.snapshot_date
     left join roster_loads
-        on snapshot_loads.batch_id = roster_loads.batch_id
+        on people.batch_id = roster_loads.batch_id
 
 ),
 
-latest_load as (
+current_files as (
 
     select
-        snapshot_date,
-        batch_id
-    from ranked_loads
+        batch_id,
+        loaded_at
+    from (
+        select
+            batch_id,
+            loaded_at,
+            row_number() over (
+                partition by file_name
+                order by loaded_at desc nulls last, batch_id::text desc
+            ) as recency
+        from snapshot_files
+    ) as ranked
     where recency = 1
 
 ),
@@ -55,15 +64,17 @@ latest_rows as (
 
     select
         people.*,
-        -- a person repeated inside one file: the later line wins
         row_number() over (
             partition by people.person_key
-            order by people.source_line desc
+            order by
+                current_files.loaded_at desc nulls last,
+                -- only to stay deterministic when the load log lacks a batch
+                people.batch_id::text desc,
+                people.source_line desc
         ) as person_row
     from people
-    inner join latest_load
-        on people.batch_id = latest_load.batch_id
-        and people.snapshot_date is not distinct from latest_load.snapshot_date
+    inner join current_files
+        on people.batch_id = current_files.batch_id
 
 ),
 
