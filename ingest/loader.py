@@ -252,7 +252,7 @@ def load_file(
             skipped=True,
         )
     items: Iterator[ParsedItem] | None = None if can_pipeline(fmt, path, ctx) else fmt.parse(path, ctx)
-    return load_rows(
+    result = load_rows(
         conn,
         fmt,
         path,
@@ -262,3 +262,8 @@ def load_file(
         on_progress=on_progress,
         ctx=ctx,
     )
+    if result.rows_loaded:
+        # Fresh statistics before anything queries the new rows: the validation that follows a
+        # load otherwise gets planned on an empty-looking table (nested loops over 400k rows).
+        conn.execute(sql.SQL("analyze raw.{}").format(sql.Identifier(fmt.table.name)))
+    return result
