@@ -33,15 +33,11 @@ def run_demo(
         url = warehouse_url()
         with connect(url) as conn:
             migrate(conn)
-    where = (
-        "the embedded PostgreSQL under .urm/pgdata" if not external_url() else "URM_WAREHOUSE_URL"
-    )
+    where = "URM_WAREHOUSE_URL" if external_url() else f"embedded PostgreSQL, data in {urm_home() / 'pgdata'}"
     console.print(f"[green]✓[/green] warehouse: {redact(url)} ({where})")
 
     sources = sources_dir or urm_home() / "demo" / "sources"
-    with console.status(
-        f"generating a synthetic university ({users} people, {days} days, seed {seed})"
-    ):
+    with console.status(f"generating a synthetic university ({users} people, {days} days, seed {seed})"):
         from urm.synth import generate
 
         generate(sources, users=users, days=days, seed=seed)
@@ -69,9 +65,7 @@ def run_demo(
                 result = run_dag_file(dag_file, env, logs / f"{dag_id}.log", conf=conf)
             seconds = time.monotonic() - step_started
             if result.returncode != 0:
-                console.print(
-                    f"[red]✗ {dag_id} failed after {seconds:.0f}s[/red]; the end of its log:"
-                )
+                console.print(f"[red]✗ {dag_id} failed after {seconds:.0f}s[/red]; the end of its log:")
                 console.print(_failure_excerpt(logs / f"{dag_id}.log"))
                 raise typer.Exit(1)
             console.print(f"[green]✓[/green] DAG {dag_id} ({seconds:.0f}s)")
@@ -117,15 +111,11 @@ def warehouse_counts(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
             "select target_table, count(*) from quarantine.rejected_rows group by 1 order by 1"
         ).fetchall()
     )
-    marts = {
-        t: conn.execute(f'select count(*) from marts."{t}"').fetchone()[0] for t in tables("marts")
-    }
+    marts = {t: conn.execute(f'select count(*) from marts."{t}"').fetchone()[0] for t in tables("marts")}
     return {"raw": raw, "quarantine": quarantined, "marts": marts}
 
 
-def _print_summary(
-    console: Console, counts: dict[str, dict[str, int]], *, url: str, seconds: float
-) -> None:
+def _print_summary(console: Console, counts: dict[str, dict[str, int]], *, url: str, seconds: float) -> None:
     table = Table(title="library-urm demo: what landed and what was built", show_lines=False)
     table.add_column("layer")
     table.add_column("table")
