@@ -1,7 +1,8 @@
 """FOLIO loans (`folio-json`) and items (`folio-items-json`), as mod-circulation-storage and
 mod-inventory-storage return them: a page {"loans": [...]} / {"items": [...]}, a bare array, or a
-single record. Only itemId, loanDate and action are required of a loan (userId is absent on
-anonymised loans); timestamps mix `Z`, `.000Z` and numeric offsets."""
+single record; loan history pages ({"loansHistory": [{"loan": ...}]}) too. Only itemId,
+loanDate and action are required of a loan (userId is absent on anonymised loans); timestamps
+mix `Z`, `.000Z` and numeric offsets."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def _instant(record: dict[str, Any], field: str, *, required: bool = False):  # 
 def _loan(record: Any, ctx: ParseContext) -> tuple[Any, ...]:
     if not isinstance(record, dict):
         raise _Bad("(record)", f"expected a loan object, found {type(record).__name__}")
+    if isinstance(record.get("loan"), dict) and "loanDate" not in record:
+        record = record["loan"]  # a loans-history entry wraps the loan as it was then
     pseudonym = ctx.pseudonymiser.pseudonym
     status: dict[str, Any] = record["status"] if isinstance(record.get("status"), dict) else {}
     renewals = record.get("renewalCount")
@@ -97,7 +100,7 @@ def _parse(path: Path, ctx: ParseContext, keys: tuple[str, ...], build) -> Itera
 
 
 def parse_folio_loans(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
-    return _parse(path, ctx, ("loans",), _loan)
+    return _parse(path, ctx, ("loans", "loansHistory"), _loan)
 
 
 def parse_folio_items(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
