@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.circulation.folio import parse_folio_items, parse_folio_loans
@@ -172,6 +172,7 @@ _field = st.text(
 )
 
 
+@settings(deadline=None)  # file writes: no per-example deadline on a busy CI machine
 @given(st.lists(st.tuples(_field, _field), min_size=1, max_size=20))
 def test_koha_every_line_is_either_loaded_or_quarantined(tmp_path_factory, rows) -> None:  # noqa: ANN001
     """Whatever the junk in the free-text fields, no line is ever lost: good + bad = lines."""
