@@ -41,10 +41,4 @@ def get_format(source: str, name: str) -> Format:
         return formats()[(source, name)]
     except KeyError:
         known = sorted(f"{s} --format {n}" for s, n in formats())
-        raise KeyError(
-            f"no format {name!r} for source {source!r}; known: " + ", ".join(known)
-        ) from None
-
-
-def sources() -> list[str]:
-    return sorted({s for s, _ in formats()})
+        raise KeyError(f"no format {name!r} for source {source!r}; known: " + ", ".join(known)) from None

@@ -42,25 +42,17 @@ def run_time_env(url: str | None = None) -> dict[str, str]:
     }
 
 
-def export_env(url: str | None = None) -> None:
-    os.environ.update(run_time_env(url))
-
-
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(
-    *args: str, url: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
+def run_dbt(*args: str, url: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **run_time_env(url)}
     cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR)]
     result = subprocess.run(cmd, env=env, text=True, capture_output=True, check=False)
     if check and result.returncode != 0:
-        raise RuntimeError(
-            f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-        )
+        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
     return result
 
 
