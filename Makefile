@@ -7,10 +7,10 @@ UV_VERSION := 0.13.8
 
 .PHONY: demo test bench lint lock clean warehouse-stop
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml demo/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,demo]'
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## generate a synthetic university and run every DAG on the embedded PostgreSQL
@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/mypy ingest
 
 lock:  ## re-resolve constraints.txt (only when pyproject.toml's dependencies change)
-	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o constraints.txt
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev --extra demo --extra production \
+		-c constraints.txt pyproject.toml | grep -v '^-e demo' > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 warehouse-stop: $(STAMP)
 	$(BIN)/urm warehouse stop

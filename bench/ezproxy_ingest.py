@@ -73,7 +73,7 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
 
 
 def bench_url() -> str:
-    from urm.warehouse import EmbeddedWarehouse, external_url
+    from urm.platform.warehouse import EmbeddedWarehouse, external_url
 
     base = external_url() or EmbeddedWarehouse().ensure_running()
     return urlunsplit(urlsplit(base)._replace(path=f"/{BENCH_DATABASE}"))
@@ -177,8 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     fresh_database(url)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, database {BENCH_DATABASE}")
     header = (
-        f"{'lines':>10} {'phase':<12} {'rows/s':>10} {'seconds':>8} {'peak RSS MB':>12} "
-        f"{'workers MB':>11}"
+        f"{'lines':>10} {'phase':<12} {'rows/s':>10} {'seconds':>8} {'peak RSS MB':>12} {'workers MB':>11}"
     )
     print(header)
     print("-" * len(header))

@@ -10,9 +10,9 @@ import pendulum
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import LoadMode, TestBehavior
 
-from urm.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS
-from urm.dbt import dbt_executable, manifest_path
-from urm.settings import DBT_PROJECT_DIR
+from urm.platform.dbt import dbt_executable, manifest_path
+from urm.platform.settings import DBT_PROJECT_DIR
+from urm.steps.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS
 
 dag = DbtDag(
     dag_id="build_warehouse",

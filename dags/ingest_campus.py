@@ -7,7 +7,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from urm.assets import CAMPUS_PEOPLE
+from urm.steps.assets import CAMPUS_PEOPLE
 
 
 @dag(
@@ -21,13 +21,13 @@ from urm.assets import CAMPUS_PEOPLE
 def ingest_campus() -> None:
     @task
     def load() -> list[dict]:
-        from urm.pipeline import ingest_landing
+        from urm.steps.landing import ingest_landing
 
         return ingest_landing("campus")
 
     @task(outlets=[CAMPUS_PEOPLE])
     def validate(results: list[dict]) -> str:
-        from urm.validation import validate_loaded
+        from urm.steps.validation import validate_loaded
 
         return validate_loaded(["campus_people"], results)
 

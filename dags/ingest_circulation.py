@@ -7,7 +7,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from urm.assets import CIRCULATION
+from urm.steps.assets import CIRCULATION
 
 
 @dag(
@@ -21,13 +21,13 @@ from urm.assets import CIRCULATION
 def ingest_circulation() -> None:
     @task
     def load() -> list[dict]:
-        from urm.pipeline import ingest_landing
+        from urm.steps.landing import ingest_landing
 
         return ingest_landing("circulation")
 
     @task(outlets=[CIRCULATION])
     def validate(results: list[dict]) -> str:
-        from urm.validation import validate_loaded
+        from urm.steps.validation import validate_loaded
 
         return validate_loaded(sorted({r["table"] for r in results}), results)
 

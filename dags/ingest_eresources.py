@@ -10,7 +10,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from urm.assets import COUNTER_USAGE, EZPROXY_REQUESTS
+from urm.steps.assets import COUNTER_USAGE, EZPROXY_REQUESTS
 
 
 @dag(
@@ -24,13 +24,13 @@ from urm.assets import COUNTER_USAGE, EZPROXY_REQUESTS
 def ingest_eresources() -> None:
     @task
     def load_ezproxy() -> list[dict]:
-        from urm.pipeline import ingest_landing
+        from urm.steps.landing import ingest_landing
 
         return ingest_landing("ezproxy")
 
     @task(outlets=[EZPROXY_REQUESTS])
     def check_ezproxy(results: list[dict]) -> dict:
-        from urm.pipeline import summarise
+        from urm.steps.landing import summarise
 
         totals = summarise(results)
         if totals["files"] and totals["rows_loaded"] == 0 and totals["skipped"] < totals["files"]:
@@ -39,7 +39,7 @@ def ingest_eresources() -> None:
 
     @task
     def harvest_counter() -> dict:
-        from urm.eresources import harvest_and_load_counter, month_start
+        from urm.steps.eresources import harvest_and_load_counter, month_start
 
         context = get_current_context()
         conf = (context.get("dag_run").conf if context.get("dag_run") else None) or {}
@@ -51,7 +51,7 @@ def ingest_eresources() -> None:
     @task(outlets=[COUNTER_USAGE])
     def check_counter(harvest: dict) -> dict:
         """Report what the providers said (warnings, no usage) and what was loaded."""
-        from urm.pipeline import summarise
+        from urm.steps.landing import summarise
 
         for note in harvest["notes"]:
             print(f"COUNTER: {note}")

@@ -95,8 +95,7 @@ class ValidationReport:
                 lines.append(f"raw.{table.table}: all {len(table.outcomes)} expectations passed")
                 continue
             lines.append(
-                f"raw.{table.table}: {len(table.failures)} of {len(table.outcomes)} "
-                "expectations failed"
+                f"raw.{table.table}: {len(table.failures)} of {len(table.outcomes)} expectations failed"
             )
             lines.extend(outcome.describe() for outcome in table.failures)
         return "\n".join(lines)
@@ -126,8 +125,7 @@ def validate_landing(
     unknown = [t for t in tables if t not in LANDING_SUITES]
     if unknown:
         raise ValueError(
-            f"no landing suite for {', '.join(unknown)}; known tables: "
-            f"{', '.join(sorted(LANDING_SUITES))}"
+            f"no landing suite for {', '.join(unknown)}; known tables: {', '.join(sorted(LANDING_SUITES))}"
         )
     as_of = as_of or datetime.now(UTC)
     batches = None if batch_ids is None else tuple(str(uuid.UUID(str(b))) for b in batch_ids)
@@ -178,8 +176,7 @@ def _batches_by_table(url: str, batches: tuple[str, ...]) -> Callable[[str], tup
     with psycopg.connect(plain_url) as conn:
         logged = dict(
             conn.execute(
-                "select batch_id::text, target_table from raw.load_log "
-                "where batch_id = any(%s::uuid[])",
+                "select batch_id::text, target_table from raw.load_log where batch_id = any(%s::uuid[])",
                 (list(batches),),
             ).fetchall()
         )

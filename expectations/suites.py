@@ -69,18 +69,14 @@ def _shape_and_volume(table: RawTable) -> list[Expectation]:
 
 
 def _not_null(*columns: str) -> list[Expectation]:
-    return [
-        _noted(gxe.ExpectColumnValuesToNotBeNull(column=c), "a required field") for c in columns
-    ]
+    return [_noted(gxe.ExpectColumnValuesToNotBeNull(column=c), "a required field") for c in columns]
 
 
 def _pseudonyms(*columns: str) -> list[Expectation]:
     # A failing value may be a real student number: reports must count it, never print it.
     return [
         _noted(
-            gxe.ExpectColumnValuesToMatchRegex(
-                column=c, regex=PSEUDONYM_REGEX, meta={REDACT: True}
-            ),
+            gxe.ExpectColumnValuesToMatchRegex(column=c, regex=PSEUDONYM_REGEX, meta={REDACT: True}),
             "person identifiers must be pseudonymised at ingest",
         )
         for c in columns
@@ -106,12 +102,8 @@ def campus_people_suite(as_of: datetime) -> ExpectationSuite:
         name="landing.campus_people",
         expectations=[
             *_shape_and_volume(CAMPUS_PEOPLE),
-            *_not_null(
-                "person_key", "person_type", "snapshot_date", "consent_profiling", "consent_ranking"
-            ),
-            *_pseudonyms(
-                "person_key", "card_key", "login_key", "koha_patron_key", "folio_patron_key"
-            ),
+            *_not_null("person_key", "person_type", "snapshot_date", "consent_profiling", "consent_ranking"),
+            *_pseudonyms("person_key", "card_key", "login_key", "koha_patron_key", "folio_patron_key"),
             _noted(
                 gxe.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "person_key"]),
                 "a roster lists each person once",
@@ -167,9 +159,7 @@ def folio_loans_suite(as_of: datetime) -> ExpectationSuite:
             # due dates lie in the future by design; returns cannot
             _not_in_future("returned_at", as_of, EARLIEST_EVENT),
             _noted(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column="renewal_count", min_value=0, max_value=1000
-                ),
+                gxe.ExpectColumnValuesToBeBetween(column="renewal_count", min_value=0, max_value=1000),
                 "renewal_count is a small whole number",
             ),
         ],

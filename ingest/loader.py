@@ -12,7 +12,7 @@ import hashlib
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ingest.errors import LoadRejected, SourceFileMissing
 from ingest.model import Format, ParseContext, ParsedItem, RawTable, Rejected
 from ingest.pipelined import can_pipeline, parse_in_workers
 
@@ -28,8 +29,7 @@ PROGRESS_EVERY = 50_000
 EARLY_CHECK_AFTER = 2_000
 
 
-class LoadRejected(Exception):
-    """The share of bad rows passed the threshold; nothing of this file was loaded."""
+__all__ = ["LoadRejected", "LoadResult", "load_file", "load_rows"]
 
 
 @dataclass
@@ -45,6 +45,7 @@ class LoadResult:
     replaced_rows: int = 0
     started_at: str = ""
     finished_at: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,19 +96,13 @@ def load_rows(
     copy_sql = sql.SQL("copy raw.{} ({}) from stdin").format(
         sql.Identifier(table.name),
         sql.SQL(", ").join(
-            sql.Identifier(c)
-            for c in ("batch_id", "source_file", "source_line", *table.column_names)
+            sql.Identifier(c) for c in ("batch_id", "source_file", "source_line", *table.column_names)
         ),
     )
 
     def check_share(final: bool) -> None:
         total = good + bad
-        if (
-            bad
-            and total
-            and bad / total > max_reject_share
-            and (final or total >= EARLY_CHECK_AFTER)
-        ):
+        if bad and total and bad / total > max_reject_share and (final or total >= EARLY_CHECK_AFTER):
             raise LoadRejected(
                 f"{label}: {bad} of {total} rows ({bad / total:.1%}) were rejected, more than the "
                 f"limit of {max_reject_share:.0%}, so nothing was loaded. First problems: "
@@ -170,8 +165,9 @@ def load_rows(
                                 raw,
                             )
                         )
+                warnings: list[str] = []
                 if fmt.after_load is not None and ctx is not None:
-                    fmt.after_load(conn, str(batch_id), label, path, ctx)
+                    warnings = list(fmt.after_load(conn, str(batch_id), label, path, ctx) or ())
                 replaced = 0
                 if table.replace_keys:
                     replaced = _replace_older(cur, table, batch_id)
@@ -207,14 +203,13 @@ def load_rows(
         replaced_rows=replaced,
         started_at=started.isoformat(),
         finished_at=finished.isoformat(),
+        warnings=warnings,
     )
 
 
 def _replace_older(cur: psycopg.Cursor, table: RawTable, batch_id: uuid.UUID) -> int:
     keys = [sql.Identifier(k) for k in table.replace_keys]
-    match = sql.SQL(" and ").join(
-        sql.SQL("old.{k} is not distinct from new.{k}").format(k=k) for k in keys
-    )
+    match = sql.SQL(" and ").join(sql.SQL("old.{k} is not distinct from new.{k}").format(k=k) for k in keys)
     cur.execute(
         sql.SQL(
             "delete from raw.{t} as old using (select distinct {keys} from raw.{t} where batch_id = %s) "
@@ -237,7 +232,7 @@ def load_file(
     """Parse and load one file; skip it when the same content was loaded into the table before."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise SourceFileMissing(f"{path}: no such file")
     checksum = file_checksum(path)
     previous = _already_loaded(conn, fmt.table, checksum)
     if previous:

@@ -17,10 +17,7 @@ ROLES = {
         "alter default privileges in schema marts grant select on tables to urm_bi",
     ],
     "urm_loader": [
-        *(
-            f"grant usage, create on schema {s} to urm_loader"
-            for s in ("raw", "quarantine", "restricted")
-        ),
+        *(f"grant usage, create on schema {s} to urm_loader" for s in ("raw", "quarantine", "restricted")),
         *(
             f"grant select, insert, delete on all tables in schema {s} to urm_loader"
             for s in ("raw", "quarantine", "restricted")
@@ -62,6 +59,9 @@ FIXED_TABLES = (
 def migrate(conn: psycopg.Connection) -> list[str]:
     """Create what is missing; never drops or rewrites. Returns the landing tables."""
     with conn.transaction():
+        # Two processes migrating a new warehouse at once would race on `create schema`:
+        # the second waits here for the first to commit, then finds everything in place.
+        conn.execute("select pg_advisory_xact_lock(hashtext('urm.migrate'))")
         for schema in SCHEMAS:
             conn.execute(f"create schema if not exists {schema}")
         conn.execute("revoke all on schema raw, quarantine, restricted from public")
@@ -70,9 +70,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         tables = raw_tables()
         for table in tables:
             conn.execute(table.ddl())
-            conn.execute(
-                f"create index if not exists {table.name}_batch on raw.{table.name} (batch_id)"
-            )
+            conn.execute(f"create index if not exists {table.name}_batch on raw.{table.name} (batch_id)")
     _ensure_roles(conn)
     return [t.name for t in tables]
 
@@ -82,9 +80,7 @@ def _ensure_roles(conn: psycopg.Connection) -> None:
     try:
         with conn.transaction():
             for role, grants in ROLES.items():
-                exists = conn.execute(
-                    "select 1 from pg_roles where rolname = %s", (role,)
-                ).fetchone()
+                exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
                 if not exists:
                     conn.execute(f"create role {role} nologin")
                 for grant in grants:

@@ -31,9 +31,7 @@ def parse_local_datetime(text: str, zone: ZoneInfo) -> datetime:
     try:
         parsed = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise ValueError(
-            f"expected a date and time like 2025-09-01 08:15:00, found {text!r}"
-        ) from None
+        raise ValueError(f"expected a date and time like 2025-09-01 08:15:00, found {text!r}") from None
     return parsed.replace(tzinfo=zone)
 
 

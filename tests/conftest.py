@@ -16,8 +16,8 @@ import pytest
 
 # Airflow reads its settings when first imported: point it at the project's DAGs and a local
 # SQLite metadata database before any test imports it.
-from urm.airflow_env import airflow_env  # noqa: E402
-from urm.settings import PROJECT_ROOT
+from urm.platform.airflow_env import airflow_env  # noqa: E402
+from urm.platform.settings import PROJECT_ROOT
 
 for _name, _value in airflow_env().items():
     os.environ.setdefault(_name, _value)
@@ -31,9 +31,7 @@ TEST_KEY = b"test-key-0123456789abcdef"
 @pytest.fixture(scope="session")
 def samples() -> Path:
     if not SAMPLES.is_dir():
-        pytest.skip(
-            f"real-world samples not found at {SAMPLES}: they live in ../shared (CI has them)"
-        )
+        pytest.skip(f"real-world samples not found at {SAMPLES}: they live in ../shared (CI has them)")
     return SAMPLES
 
 
@@ -47,7 +45,7 @@ def warehouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh, migrated test database; URM_WAREHOUSE_URL points at it for the whole session."""
     from ingest.run import connect
     from ingest.schema import migrate
-    from urm.warehouse import EmbeddedWarehouse, external_url
+    from urm.platform.warehouse import EmbeddedWarehouse, external_url
 
     base = external_url() or EmbeddedWarehouse().ensure_running()
     admin_url = _with_database(base, "postgres")

@@ -94,9 +94,7 @@ def test_folio_items_call_numbers(tmp_path: Path) -> None:
             {"barcode": "B2"},
         ]
     }
-    good, bad = split(
-        parse_folio_items(write(tmp_path / "items.json", json.dumps(items)), context())
-    )
+    good, bad = split(parse_folio_items(write(tmp_path / "items.json", json.dumps(items)), context()))
     assert good[0][1][:4] == ("folio", "x1", "B1", "TP311.13/12")
     assert bad[0].field == "id"
 

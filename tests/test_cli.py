@@ -27,8 +27,20 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["demo"], ["synth"], ["ingest"], ["build"], ["validate"], ["formats"], ["warehouse"],
-     ["warehouse", "url"], ["warehouse", "start"], ["warehouse", "stop"], ["warehouse", "psql"]],
+    [
+        [],
+        ["demo"],
+        ["synth"],
+        ["ingest"],
+        ["build"],
+        ["validate"],
+        ["formats"],
+        ["warehouse"],
+        ["warehouse", "url"],
+        ["warehouse", "start"],
+        ["warehouse", "stop"],
+        ["warehouse", "psql"],
+    ],
 )
 def test_every_command_has_help(args: list[str]) -> None:
     result = runner.invoke(app, [*args, "--help"])
@@ -56,8 +68,9 @@ def test_ingest_json_reports_the_load_and_a_second_load_is_skipped(
 @pytest.mark.integration
 def test_ingest_over_the_threshold_fails_with_what_to_do(conn: psycopg.Connection, cli_env: Path) -> None:
     path = write(cli_env / "bad.csv", f"{HEADER}\n{GOOD}\nnot,a,koha,row\n")
-    result = runner.invoke(app, ["ingest", "circulation", "--format", "koha-csv", str(path),
-                                 "--max-reject-share", "0.1"])
+    result = runner.invoke(
+        app, ["ingest", "circulation", "--format", "koha-csv", str(path), "--max-reject-share", "0.1"]
+    )
     assert result.exit_code == 2
     assert "bad.csv" in result.output and "line 3" in result.output and "--max-reject-share" in result.output
 
@@ -73,16 +86,32 @@ def test_ingest_counter_over_sushi_with_the_real_client(
 ) -> None:
     from datetime import date
 
-    from urm.sushi_server import SushiServer
-    from urm.synth.counter import synthetic_counter_usage
+    from urm_demo.sushi_server import SushiServer
+    from urm_demo.synth.counter import synthetic_counter_usage
 
     usage = synthetic_counter_usage(date(2025, 9, 1), date(2025, 10, 31), platforms=["CNKI"])
     with SushiServer(usage) as server:
         monkeypatch.setenv("URM_SUSHI_CUSTOMER_ID", server.customer_id)
         monkeypatch.setenv("URM_SUSHI_REQUESTOR_ID", server.requestor_id)
         monkeypatch.setenv("URM_SUSHI_API_KEY", server.api_key)
-        args = ["ingest", "counter", "--format", "sushi", server.base_url, "--platform", "CNKI",
-                "--begin", "2025-09", "--end", "2025-10", "--report", "PR", "--report", "TR", "--json"]
+        args = [
+            "ingest",
+            "counter",
+            "--format",
+            "sushi",
+            server.base_url,
+            "--platform",
+            "CNKI",
+            "--begin",
+            "2025-09",
+            "--end",
+            "2025-10",
+            "--report",
+            "PR",
+            "--report",
+            "TR",
+            "--json",
+        ]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         rows = [json.loads(line) for line in result.stdout.strip().splitlines() if line.startswith("{")]

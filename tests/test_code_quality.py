@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from urm.settings import PROJECT_ROOT
+from urm.platform.settings import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
 

@@ -125,26 +125,36 @@ def test_odd_report_loads_with_its_warnings(samples: Path, name: str) -> None:
 
 def test_credentials_echoed_by_a_provider_are_redacted(samples: Path) -> None:
     with pytest.raises(CounterReportError) as caught:
-        list(json_report.parse(samples / "counter/celus_edge_cases/stringified_error.json",
-                               context()))
+        list(json_report.parse(samples / "counter/celus_edge_cases/stringified_error.json", context()))
     assert "99999999-8888" not in str(caught.value) and "requestor_id=***" in str(caught.value)
 
 
 def test_odd_created_and_lower_case_filters_are_read(samples: Path) -> None:
-    header, _ = json_report.read_report(
-        samples / "counter/celus_edge_cases/no_data_3050.json", context())
+    header, _ = json_report.read_report(samples / "counter/celus_edge_cases/no_data_3050.json", context())
     assert header.report_id == "TR" and header.period_begin == date(2019, 4, 1)
 
 
 def test_bad_cells_are_rejected_with_field_and_reason(tmp_path: Path) -> None:
     report = {
-        "Report_Header": {"Report_ID": "TR", "Release": "5.1", "Created": "2023-02-15T09:11:12Z",
-                          "Report_Filters": {"Begin_Date": "2022-01-01", "End_Date": "2022-02-28"}},
-        "Report_Items": [{"Title": "T", "Platform": "P", "Attribute_Performance": [
-            {"YOP": "20x2", "Performance": {"Total_Item_Requests": {"2022-01": 1}}},
-            {"YOP": "2020", "Performance": {"Total_Item_Requests": {"2022-01": -3, "2022-13": 2,
-                                                                    "2022-02": 4}}},
-        ]}],
+        "Report_Header": {
+            "Report_ID": "TR",
+            "Release": "5.1",
+            "Created": "2023-02-15T09:11:12Z",
+            "Report_Filters": {"Begin_Date": "2022-01-01", "End_Date": "2022-02-28"},
+        },
+        "Report_Items": [
+            {
+                "Title": "T",
+                "Platform": "P",
+                "Attribute_Performance": [
+                    {"YOP": "20x2", "Performance": {"Total_Item_Requests": {"2022-01": 1}}},
+                    {
+                        "YOP": "2020",
+                        "Performance": {"Total_Item_Requests": {"2022-01": -3, "2022-13": 2, "2022-02": 4}},
+                    },
+                ],
+            }
+        ],
     }
     path = write(tmp_path / "r.json", json.dumps(report))
     rows, bad = split(json_report.parse(path, context()))
@@ -160,13 +170,22 @@ MONTHS = [date(2024, m, 1) for m in range(1, 13)]
 
 
 def _tsv_text(counts: dict[str, list[int]]) -> str:
-    header = ["Report_Name\tTitle Report", "Report_ID\tTR", "Release\t5.1",
-              "Institution_Name\tU", "Institution_ID\tISNI:1", "Metric_Types", "Report_Filters",
-              "Report_Attributes", "Exceptions", "Reporting_Period\tBegin_Date=2024-01-01; "
-              "End_Date=2024-12-31", "Created\t2025-01-01T00:00:00Z", "Created_By\tX",
-              "Registry_Record\t"]
-    columns = ["Title", "Platform", "Metric_Type", "Reporting_Period_Total",
-               *(f"{m:%b-%Y}" for m in MONTHS)]
+    header = [
+        "Report_Name\tTitle Report",
+        "Report_ID\tTR",
+        "Release\t5.1",
+        "Institution_Name\tU",
+        "Institution_ID\tISNI:1",
+        "Metric_Types",
+        "Report_Filters",
+        "Report_Attributes",
+        "Exceptions",
+        "Reporting_Period\tBegin_Date=2024-01-01; End_Date=2024-12-31",
+        "Created\t2025-01-01T00:00:00Z",
+        "Created_By\tX",
+        "Registry_Record\t",
+    ]
+    columns = ["Title", "Platform", "Metric_Type", "Reporting_Period_Total", *(f"{m:%b-%Y}" for m in MONTHS)]
     lines = [*(h + "\t\t\t" for h in header), "\t" * 5, "\t".join(columns)]
     for metric, values in counts.items():
         lines.append("\t".join(["T", "P", metric, str(sum(values)), *map(str, values)]) + "\t\t")
@@ -174,27 +193,37 @@ def _tsv_text(counts: dict[str, list[int]]) -> str:
 
 
 def _json_text(counts: dict[str, list[int]]) -> str:
-    performance = {metric: {f"{m:%Y-%m}": v for m, v in zip(MONTHS, values, strict=True) if v}
-                   for metric, values in counts.items()}
-    return json.dumps({
-        "Report_Header": {"Report_ID": "TR", "Release": "5.1", "Institution_ID": {"ISNI": ["1"]},
-                          "Report_Filters": {"Begin_Date": "2024-01-01", "End_Date": "2024-12-31"}},
-        "Report_Items": [{"Title": "T", "Platform": "P",
-                          "Attribute_Performance": [{"Performance": performance}]}],
-    })
+    performance = {
+        metric: {f"{m:%Y-%m}": v for m, v in zip(MONTHS, values, strict=True) if v}
+        for metric, values in counts.items()
+    }
+    return json.dumps(
+        {
+            "Report_Header": {
+                "Report_ID": "TR",
+                "Release": "5.1",
+                "Institution_ID": {"ISNI": ["1"]},
+                "Report_Filters": {"Begin_Date": "2024-01-01", "End_Date": "2024-12-31"},
+            },
+            "Report_Items": [
+                {"Title": "T", "Platform": "P", "Attribute_Performance": [{"Performance": performance}]}
+            ],
+        }
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(counts=st.dictionaries(
-    st.sampled_from(["Total_Item_Requests", "Unique_Item_Requests", "Searches_Platform"]),
-    st.lists(st.integers(min_value=0, max_value=10**9), min_size=12, max_size=12),
-    min_size=1,
-))
+@given(
+    counts=st.dictionaries(
+        st.sampled_from(["Total_Item_Requests", "Unique_Item_Requests", "Searches_Platform"]),
+        st.lists(st.integers(min_value=0, max_value=10**9), min_size=12, max_size=12),
+        min_size=1,
+    )
+)
 def test_generated_json_and_tsv_give_the_same_monthly_figures(counts, tmp_path_factory) -> None:
     folder = tmp_path_factory.mktemp("gen")
     tsv_rows, tsv_bad = split(tsv.parse(write(folder / "r.tsv", _tsv_text(counts)), context()))
-    json_rows, json_bad = split(json_report.parse(write(folder / "r.json", _json_text(counts)),
-                                                  context()))
+    json_rows, json_bad = split(json_report.parse(write(folder / "r.json", _json_text(counts)), context()))
     assert not tsv_bad and not json_bad
 
     def figures(rows):

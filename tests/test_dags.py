@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from urm.settings import DAGS_DIR
+from urm.platform.settings import DAGS_DIR
 
 EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse"}
 
@@ -14,7 +14,7 @@ EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_eresources", "build_w
 def dagbag():  # noqa: ANN201
     from airflow.dag_processing.dagbag import DagBag
 
-    from urm.airflow_env import airflow_env, ensure_metadata_db
+    from urm.platform.airflow_env import airflow_env, ensure_metadata_db
 
     ensure_metadata_db(airflow_env())  # Cosmos keeps its `dbt ls` cache in Airflow Variables
     return DagBag(dag_folder=str(DAGS_DIR))

@@ -28,7 +28,7 @@ from psycopg.rows import dict_row
 from ingest.campus.tables import CAMPUS_PEOPLE
 from ingest.circulation.tables import FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import RawTable
-from urm.dbt import run_dbt
+from urm.platform.dbt import run_dbt
 
 pytestmark = pytest.mark.integration
 
@@ -269,8 +269,7 @@ def built_warehouse(warehouse_url: str, dbt_target: Path) -> Iterator[str]:
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         ensure_landing_tables(conn)
         conn.execute(
-            "truncate raw.campus_people, raw.koha_statistics, raw.folio_loans, "
-            "raw.ils_items, raw.load_log"
+            "truncate raw.campus_people, raw.koha_statistics, raw.folio_loans, raw.ils_items, raw.load_log"
         )
         write_small_library(RawWriter(conn))
     work = dbt_target
@@ -300,9 +299,7 @@ def mart(built_warehouse: str) -> Iterator[psycopg.Connection]:
 
 def test_dim_user_is_the_latest_load_of_the_latest_snapshot(mart: psycopg.Connection) -> None:
     users = rows_by(mart, "select * from marts.dim_user", "person_key")
-    assert sorted(users) == [
-        f"person-{n}" for n in ("alice", "bob", "carol", "dave", "erin", "frank")
-    ]
+    assert sorted(users) == [f"person-{n}" for n in ("alice", "bob", "carol", "dave", "erin", "frank")]
     alice = users["person-alice"]
     assert (alice["college_name"], alice["user_group"], alice["year_of_study"]) == (
         "Physics",
@@ -484,16 +481,12 @@ def replay_loans(events: list[tuple[str, str, str, datetime | None, str | None]]
                 loan["returned"] = at
             else:
                 loan["renewals"] += 1
-    return {
-        (k, v["item"], v["patron"], v["at"], v["returned"], v["renewals"]) for k, v in loans.items()
-    }
+    return {(k, v["item"], v["patron"], v["at"], v["returned"], v["renewals"]) for k, v in loans.items()}
 
 
 @pytest.fixture(scope="module")
 def pairing_sql(built_warehouse: str, dbt_target: Path) -> Iterator[tuple[psycopg.Connection, str]]:
-    compiled = next(
-        (dbt_target / "target" / "compiled").rglob("int_koha_loans_paired_from_events.sql")
-    )
+    compiled = next((dbt_target / "target" / "compiled").rglob("int_koha_loans_paired_from_events.sql"))
     query = re.sub(
         r'"[^"]+"\."intermediate"\."int_koha_events_deduplicated"',
         "pg_temp.koha_events",

@@ -39,7 +39,7 @@ def demo_run(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch_module: pytest.MonkeyPatch,
 ) -> dict:
-    from urm.demo import run_demo
+    from urm_demo.run import run_demo
 
     monkeypatch_module.setenv("URM_PSEUDONYM_KEY", TEST_KEY.decode())
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
@@ -172,7 +172,7 @@ def test_every_source_landed_and_every_mart_was_built(demo_run: dict) -> None:
 
 
 def test_a_second_run_changes_no_count(demo_run: dict) -> None:
-    from urm.demo import run_demo
+    from urm_demo.run import run_demo
 
     again = run_demo(
         users=USERS,

@@ -137,9 +137,7 @@ def test_clean_batches_pass_and_only_the_given_batches_are_read(
 
 
 @pytest.mark.integration
-def test_a_bad_batch_fails_with_a_readable_report(
-    conn: psycopg.Connection, warehouse_url: str
-) -> None:
+def test_a_bad_batch_fails_with_a_readable_report(conn: psycopg.Connection, warehouse_url: str) -> None:
     student_number = "20249999"
     bad = land(
         conn,
@@ -157,9 +155,7 @@ def test_a_bad_batch_fails_with_a_readable_report(
     )
 
     with pytest.raises(ValidationFailed) as raised:
-        validate_landing(
-            warehouse_url, ["koha_statistics"], [bad], as_of=AS_OF, raise_on_failure=True
-        )
+        validate_landing(warehouse_url, ["koha_statistics"], [bad], as_of=AS_OF, raise_on_failure=True)
 
     report = raised.value.report
     assert not report.success
@@ -219,9 +215,7 @@ def test_each_suite_checks_shape_and_volume(table: str) -> None:
 
 
 @pytest.mark.integration
-def test_a_table_is_checked_on_its_own_batches_only(
-    conn: psycopg.Connection, warehouse_url: str
-) -> None:
+def test_a_table_is_checked_on_its_own_batches_only(conn: psycopg.Connection, warehouse_url: str) -> None:
     items = land(conn, ILS_ITEMS, [{"ils": "koha", "item_id": "1"}])
     conn.execute(
         "insert into raw.load_log (batch_id, source, format, target_table, source_file, checksum, "

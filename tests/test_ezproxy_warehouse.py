@@ -15,7 +15,7 @@ import pytest
 from ingest.campus.tables import CAMPUS_PEOPLE
 from ingest.pseudonym import Pseudonymiser
 from ingest.run import ingest_files
-from urm.dbt import run_dbt
+from urm.platform.dbt import run_dbt
 
 from .conftest import TEST_KEY
 

@@ -46,17 +46,13 @@ def test_bad_rows_quarantined_good_rows_loaded(conn: psycopg.Connection, tmp_pat
     ).fetchall()
     assert [(r[0], r[1]) for r in rejected] == [(4, "datetime"), (5, "itemnumber")]
     assert all(r[3].endswith("koha.csv") for r in rejected)
-    log = conn.execute(
-        "select rows_loaded, rows_quarantined, checksum, status from raw.load_log"
-    ).fetchall()
+    log = conn.execute("select rows_loaded, rows_quarantined, checksum, status from raw.load_log").fetchall()
     assert log[0][:2] == (9, 2) and len(log[0][2]) == 64 and log[0][3] == "loaded"
     lines = [r[0] for r in conn.execute("select source_line from raw.koha_statistics order by 1")]
     assert lines == [2, 3, 6, 7, 8, 9, 10, 11, 12]
 
 
-def test_loading_the_same_file_twice_changes_nothing(
-    conn: psycopg.Connection, tmp_path: Path
-) -> None:
+def test_loading_the_same_file_twice_changes_nothing(conn: psycopg.Connection, tmp_path: Path) -> None:
     path = _malformed_koha(tmp_path)
     kwargs = dict(key=TEST_KEY, max_reject_share=0.25)
     url = conn.info.dsn
@@ -69,9 +65,7 @@ def test_loading_the_same_file_twice_changes_nothing(
     assert _count(conn, "raw.load_log") == 1
 
 
-def test_share_of_bad_rows_over_threshold_loads_nothing(
-    conn: psycopg.Connection, tmp_path: Path
-) -> None:
+def test_share_of_bad_rows_over_threshold_loads_nothing(conn: psycopg.Connection, tmp_path: Path) -> None:
     fmt = get_format("circulation", "koha-csv")
     with pytest.raises(LoadRejected) as err:
         load_file(conn, fmt, _malformed_koha(tmp_path), context(), max_reject_share=0.1)
@@ -96,11 +90,7 @@ def test_newer_batch_replaces_rows_with_the_same_replace_keys(
     def parse(path, ctx):  # noqa: ANN001, ANN202
         for i, line in enumerate(path.read_text().splitlines(), 1):
             platform, month, n = line.split(",")
-            yield (
-                (i, (platform, month, int(n)))
-                if n.isdigit()
-                else Rejected(i, "n", "not a number", line)
-            )
+            yield ((i, (platform, month, int(n))) if n.isdigit() else Rejected(i, "n", "not a number", line))
 
     fmt = Format("test", "monthly", table, parse)
     load_file(
@@ -110,20 +100,14 @@ def test_newer_batch_replaces_rows_with_the_same_replace_keys(
         context(),
         max_reject_share=0.5,
     )
-    result = load_file(
-        conn, fmt, write(tmp_path / "b", "P,2025-09-01,12\n"), context(), max_reject_share=0.5
-    )
+    result = load_file(conn, fmt, write(tmp_path / "b", "P,2025-09-01,12\n"), context(), max_reject_share=0.5)
     assert result.replaced_rows == 1
-    rows = conn.execute(
-        "select platform, month::text, n from raw.test_monthly order by 1, 2"
-    ).fetchall()
+    rows = conn.execute("select platform, month::text, n from raw.test_monthly order by 1, 2").fetchall()
     assert rows == [("P", "2025-09-01", 12), ("P", "2025-10-01", 20), ("Q", "2025-09-01", 5)]
     conn.execute("drop table raw.test_monthly")
 
 
-def test_campus_pages_load_without_direct_identifiers(
-    conn: psycopg.Connection, tmp_path: Path
-) -> None:
+def test_campus_pages_load_without_direct_identifiers(conn: psycopg.Connection, tmp_path: Path) -> None:
     person = {
         "person_id": "S2023000123",
         "person_type": "student",
@@ -156,9 +140,7 @@ def test_campus_pages_load_without_direct_identifiers(
         "data": [person, bad],
     }
     path = write(tmp_path / "people-0001.json", json.dumps(page, ensure_ascii=False, indent=1))
-    result = load_file(
-        conn, get_format("campus", "campus-json"), path, context(), max_reject_share=0.5
-    )
+    result = load_file(conn, get_format("campus", "campus-json"), path, context(), max_reject_share=0.5)
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     dumped = " ".join(str(v) for v in conn.execute("select * from raw.campus_people").fetchone())
     for identifier in (

@@ -38,16 +38,17 @@ def _log_text(lines: int) -> str:
 
 
 def _load(url: str, path: Path, **options: object) -> tuple[list, list]:
-    [result] = ingest_files(url, "ezproxy", "ezproxy-log", [path], key=TEST_KEY, max_reject_share=0.5,
-                            options=options)
+    [result] = ingest_files(
+        url, "ezproxy", "ezproxy-log", [path], key=TEST_KEY, max_reject_share=0.5, options=options
+    )
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             f"select {ROW_COLUMNS} from raw.ezproxy_requests where batch_id = %s order by 1",
             (result.batch_id,),
         ).fetchall()
         rejected = conn.execute(
-            "select source_line, field, reason from quarantine.rejected_rows where batch_id = %s "
-            "order by 1", (result.batch_id,),
+            "select source_line, field, reason from quarantine.rejected_rows where batch_id = %s order by 1",
+            (result.batch_id,),
         ).fetchall()
     assert (result.rows_loaded, result.rows_quarantined) == (len(rows), len(rejected))
     return rows, rejected
@@ -55,7 +56,10 @@ def _load(url: str, path: Path, **options: object) -> tuple[list, list]:
 
 @pytest.mark.parametrize("compressed", [False, True])
 def test_workers_load_exactly_what_one_process_loads(
-    conn: psycopg.Connection, warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    conn: psycopg.Connection,
+    warehouse_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     compressed: bool,
 ) -> None:
     text = _log_text(5_000)
@@ -71,8 +75,9 @@ def test_workers_load_exactly_what_one_process_loads(
     original = pipelined.parse_in_workers
     monkeypatch.setattr(pipelined, "MIN_BYTES", 0)
     monkeypatch.setattr(pipelined, "BLOCK_BYTES", 4096)  # many blocks, cut mid-file
-    monkeypatch.setattr("ingest.loader.parse_in_workers",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(
+        "ingest.loader.parse_in_workers", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
     parallel = _load(warehouse_url, other)
     assert calls, "the worker path was not taken"
     assert parallel == single
@@ -86,6 +91,13 @@ def test_a_worker_error_fails_the_load_with_its_message(
     path = tmp_path / "x.log"
     path.write_text(_log_text(300))
     with pytest.raises(ValueError, match="no %t"):
-        ingest_files(warehouse_url, "ezproxy", "ezproxy-log", [path], key=TEST_KEY, max_reject_share=0.5,
-                     options={"log_format": "%h %u"})
+        ingest_files(
+            warehouse_url,
+            "ezproxy",
+            "ezproxy-log",
+            [path],
+            key=TEST_KEY,
+            max_reject_share=0.5,
+            options={"log_format": "%h %u"},
+        )
     assert conn.execute("select count(*) from raw.ezproxy_requests").fetchone() == (0,)

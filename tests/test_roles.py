@@ -18,8 +18,12 @@ def test_bi_role_reads_marts_but_not_raw_quarantine_or_restricted(conn: psycopg.
     try:
         conn.execute("set role urm_bi")
         assert conn.execute("select n from marts.role_probe").fetchone() == (1,)
-        for table in ("raw.campus_people", "raw.load_log", "quarantine.rejected_rows",
-                      "restricted.role_probe"):
+        for table in (
+            "raw.campus_people",
+            "raw.load_log",
+            "quarantine.rejected_rows",
+            "restricted.role_probe",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"select * from {table}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):

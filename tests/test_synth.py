@@ -12,9 +12,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-
-from urm.synth import campus_range, generate
-from urm.synth.academic_calendar import EXAM, VACATION, library_day
+from urm_demo.synth import campus_range, generate
+from urm_demo.synth.academic_calendar import EXAM, VACATION, library_day
 
 SMALL = {"users": 300, "days": 60}
 KOHA_HEADER = (

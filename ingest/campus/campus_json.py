@@ -39,9 +39,7 @@ def _text(record: dict[str, Any], field: str, *, required: bool = False) -> str 
     return str(value).strip()
 
 
-def _choice(
-    record: dict[str, Any], field: str, allowed: set[str], *, required: bool = False
-) -> str | None:
+def _choice(record: dict[str, Any], field: str, allowed: set[str], *, required: bool = False) -> str | None:
     value = _text(record, field, required=required)
     if value is None:
         return None
@@ -123,9 +121,7 @@ def parse_campus_json(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
     header = page_header(path)
     snapshot_text = ctx.options.get("snapshot_date") or header.get("snapshot_date")
     if snapshot_text is None:
-        raise ValueError(
-            f"{path}: no snapshot_date in the page header; pass --snapshot-date YYYY-MM-DD"
-        )
+        raise ValueError(f"{path}: no snapshot_date in the page header; pass --snapshot-date YYYY-MM-DD")
     snapshot = parse_date(str(snapshot_text))
     for line, record in iter_records(path, ("data",)):
         if isinstance(record, json.JSONDecodeError):
@@ -141,9 +137,5 @@ def _minimised(record: Any) -> str:
     """The raw record for the quarantine, without the direct identifiers it must never keep."""
     if not isinstance(record, dict):
         return json.dumps(record, ensure_ascii=False)[:2000]
-    kept = {
-        k: v
-        for k, v in record.items()
-        if k not in {"name", "email", "phone", "national_id", "library"}
-    }
+    kept = {k: v for k, v in record.items() if k not in {"name", "email", "phone", "national_id", "library"}}
     return json.dumps(kept, ensure_ascii=False)[:2000]

@@ -49,9 +49,7 @@ def _loan(record: Any, ctx: ParseContext) -> tuple[Any, ...]:
     pseudonym = ctx.pseudonymiser.pseudonym
     status: dict[str, Any] = record["status"] if isinstance(record.get("status"), dict) else {}
     renewals = record.get("renewalCount")
-    if renewals is not None and (
-        isinstance(renewals, bool) or not isinstance(renewals, int) or renewals < 0
-    ):
+    if renewals is not None and (isinstance(renewals, bool) or not isinstance(renewals, int) or renewals < 0):
         raise _Bad("renewalCount", f"expected a whole number >= 0, found {renewals!r}")
     return (
         record.get("id"),
@@ -73,9 +71,9 @@ def _loan(record: Any, ctx: ParseContext) -> tuple[Any, ...]:
 def _item(record: Any, ctx: ParseContext) -> tuple[Any, ...]:
     if not isinstance(record, dict):
         raise _Bad("(record)", f"expected an item object, found {type(record).__name__}")
-    call_number = (record.get("effectiveCallNumberComponents") or {}).get(
-        "callNumber"
-    ) or record.get("itemLevelCallNumber")
+    call_number = (record.get("effectiveCallNumberComponents") or {}).get("callNumber") or record.get(
+        "itemLevelCallNumber"
+    )
     material = record.get("materialType") or {}
     location = record.get("effectiveLocation") or {}
     return (

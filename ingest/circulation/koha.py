@@ -90,9 +90,7 @@ def _csv_lines(path: Path, ctx: ParseContext) -> Iterator[tuple[int, list[str] |
                 text = raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
             except UnicodeDecodeError as err:
                 if header is None:
-                    raise ValueError(
-                        f"{path}: line 1: the header is not valid {encoding}"
-                    ) from None
+                    raise ValueError(f"{path}: line 1: the header is not valid {encoding}") from None
                 shown = raw.decode(encoding, errors="replace")
                 other = "GB18030" if encoding.startswith("utf") else "UTF-8"
                 yield (

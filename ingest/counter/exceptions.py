@@ -12,55 +12,74 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.errors import UserError
+
 # code -> (short name, what it means for the user and what to do)
 EXPLANATIONS: dict[int, tuple[str, str]] = {
     0: ("Info", "an informational note from the provider; the data is unaffected"),
     1000: ("Service Not Available", "the provider's SUSHI service failed internally; retry later"),
     1001: ("Service Not Available", "the provider's SUSHI service failed internally; retry later"),
     1010: ("Service Busy", "the provider's SUSHI service is too busy; retry later"),
-    1011: ("Report Queued for Processing",
-           "the provider is still preparing the report; harvest again later"),
-    1020: ("Client has made too many requests",
-           "the provider's request limit was reached; wait before harvesting again"),
-    1030: ("Insufficient Information to Process Request",
-           "the request lacks a required value (customer id or requestor id): check the "
-           "credentials configured for this platform"),
-    2000: ("Requestor Not Authorized to Access Service",
-           "invalid credentials: the requestor id is unknown to the provider; check "
-           "URM_SUSHI_REQUESTOR_ID for this platform"),
-    2010: ("Requestor is Not Authorized to Access Usage for Institution",
-           "invalid credentials: the customer id is unknown or not linked to this requestor; "
-           "check URM_SUSHI_CUSTOMER_ID for this platform"),
+    1011: ("Report Queued for Processing", "the provider is still preparing the report; harvest again later"),
+    1020: (
+        "Client has made too many requests",
+        "the provider's request limit was reached; wait before harvesting again",
+    ),
+    1030: (
+        "Insufficient Information to Process Request",
+        "the request lacks a required value (customer id or requestor id): check the "
+        "credentials configured for this platform",
+    ),
+    2000: (
+        "Requestor Not Authorized to Access Service",
+        "invalid credentials: the requestor id is unknown to the provider; check "
+        "URM_SUSHI_REQUESTOR_ID for this platform",
+    ),
+    2010: (
+        "Requestor is Not Authorized to Access Usage for Institution",
+        "invalid credentials: the customer id is unknown or not linked to this requestor; "
+        "check URM_SUSHI_CUSTOMER_ID for this platform",
+    ),
     2011: ("Global Reports Not Supported", "the provider does not report usage for 'The World'"),
-    2020: ("APIKey Invalid",
-           "invalid credentials: the API key was refused; check URM_SUSHI_API_KEY"),
-    2090: ("Report Not Fetched",
-           "an HTTP error stopped the harvest (see the message): check the SUSHI base URL"),
+    2020: ("APIKey Invalid", "invalid credentials: the API key was refused; check URM_SUSHI_API_KEY"),
+    2090: (
+        "Report Not Fetched",
+        "an HTTP error stopped the harvest (see the message): check the SUSHI base URL",
+    ),
     3000: ("Report Not Supported", "the platform does not offer this report; stop requesting it"),
-    3010: ("Report Version Not Supported",
-           "the platform does not offer this report in this COUNTER release"),
-    3020: ("Invalid Date Arguments",
-           "the begin or end date was refused (wrong format, end before begin or a future month)"),
-    3030: ("No Usage Available for Requested Dates",
-           "no data for the period: the provider has no usage for these months and filters"),
-    3031: ("Usage Not Ready for Requested Dates",
-           "partial data: some months are not processed yet; harvest them again later"),
-    3032: ("Usage No Longer Available for Requested Dates",
-           "partial data: the earliest requested months are no longer available"),
+    3010: ("Report Version Not Supported", "the platform does not offer this report in this COUNTER release"),
+    3020: (
+        "Invalid Date Arguments",
+        "the begin or end date was refused (wrong format, end before begin or a future month)",
+    ),
+    3030: (
+        "No Usage Available for Requested Dates",
+        "no data for the period: the provider has no usage for these months and filters",
+    ),
+    3031: (
+        "Usage Not Ready for Requested Dates",
+        "partial data: some months are not processed yet; harvest them again later",
+    ),
+    3032: (
+        "Usage No Longer Available for Requested Dates",
+        "partial data: the earliest requested months are no longer available",
+    ),
     3040: ("Partial Data Returned", "partial data: some of the requested usage is missing"),
-    3050: ("Parameter Not Recognized in this Context",
-           "the provider ignored a request parameter; the data is otherwise complete"),
+    3050: (
+        "Parameter Not Recognized in this Context",
+        "the provider ignored a request parameter; the data is otherwise complete",
+    ),
     3060: ("Invalid ReportFilter Value", "the provider ignored a filter value it does not support"),
     3061: ("Incongruous ReportFilter Value", "filter values of different scopes were combined"),
-    3062: ("Invalid ReportAttribute Value",
-           "the provider ignored a report attribute it does not support"),
+    3062: ("Invalid ReportAttribute Value", "the provider ignored a report attribute it does not support"),
     3063: ("Components Not Supported", "the provider does not report component usage"),
     3070: ("Required ReportFilter Missing", "a filter the provider requires was not sent"),
 }
 
 # No report can come with these: the request as a whole failed.
-FAILURE_CODES = frozenset({1000, 1001, 1010, 1011, 1020, 1030, 2000, 2010, 2011, 2020, 2090,
-                           3000, 3010, 3020, 3070})
+FAILURE_CODES = frozenset(
+    {1000, 1001, 1010, 1011, 1020, 1030, 2000, 2010, 2011, 2020, 2090, 3000, 3010, 3020, 3070}
+)
 # Worth trying again later with the same request.
 RETRY_LATER_CODES = frozenset({1000, 1001, 1010, 1011, 1020, 3031})
 CREDENTIAL_CODES = frozenset({1030, 2000, 2010, 2020})
@@ -93,7 +112,8 @@ class CounterException:
             meaning = "an exception without a code"
         elif self.code not in EXPLANATIONS:
             meaning = (
-                "a provider-specific warning" if 1 <= self.code <= 999
+                "a provider-specific warning"
+                if 1 <= self.code <= 999
                 else "an exception code this client does not know"
             )
         said = self.message or name
@@ -151,7 +171,7 @@ def normalise(raw: Mapping[str, Any]) -> CounterException:
     )
 
 
-class CounterReportError(ValueError):
+class CounterReportError(UserError, ValueError):
     """A file or response that holds no usable COUNTER report; the message says why."""
 
     def __init__(self, message: str, exceptions: tuple[CounterException, ...] = ()) -> None:
@@ -182,8 +202,7 @@ NO_DATA_CODES = FAILURE_CODES | {NO_USAGE_CODE, 3031, 3032}
 def blocks_empty_report(exceptions: tuple[CounterException, ...]) -> bool:
     """Whether a report without usage rows must fail rather than load as an empty report."""
     return any(
-        e.code in NO_DATA_CODES or (e.severity or "").lower() in ("error", "fatal")
-        for e in exceptions
+        e.code in NO_DATA_CODES or (e.severity or "").lower() in ("error", "fatal") for e in exceptions
     )
 
 

@@ -26,7 +26,8 @@ def identifier_values(item_id: Any) -> dict[str, str]:
     if isinstance(item_id, list):
         pairs = [
             (str(e.get("Type") or e.get("type") or ""), e.get("Value", e.get("value")))
-            for e in item_id if isinstance(e, Mapping)
+            for e in item_id
+            if isinstance(e, Mapping)
         ]
     elif isinstance(item_id, Mapping):
         pairs = list(item_id.items())

@@ -143,9 +143,7 @@ def read_header(
         first = items[0] if items and isinstance(items[0], Mapping) else {}
         release = "5.1" if ("Attribute_Performance" in first or "Items" in first) else "5"
     if release not in ("5", "5.1"):
-        raise CounterReportError(
-            f"{where}: COUNTER release {release!r} is not supported (expected 5 or 5.1)"
-        )
+        raise CounterReportError(f"{where}: COUNTER release {release!r} is not supported (expected 5 or 5.1)")
     filters = _filters(raw_header)
     options = ctx.options if ctx is not None else {}
     customer_id = (
@@ -166,9 +164,7 @@ def read_header(
     )
 
 
-def read_report(
-    path: Path, ctx: ParseContext | None = None
-) -> tuple[ReportHeader, list[Any]]:
+def read_report(path: Path, ctx: ParseContext | None = None) -> tuple[ReportHeader, list[Any]]:
     """Header and items of a COUNTER JSON file, or CounterReportError saying why there are none."""
     where = str(path)
     text = Path(path).read_text(encoding="utf-8-sig", errors="replace")

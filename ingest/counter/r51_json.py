@@ -49,13 +49,13 @@ def _rows(
     }
     attribute_performance = item.get("Attribute_Performance")
     if not isinstance(attribute_performance, list):
-        yield Rejected(position, "Attribute_Performance",
-                       "expected a list of attribute performances", snippet(item))
+        yield Rejected(
+            position, "Attribute_Performance", "expected a list of attribute performances", snippet(item)
+        )
         return
     for entry in attribute_performance:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("Performance"), Mapping):
-            yield Rejected(position, "Performance", "expected a Performance object",
-                           snippet(entry))
+            yield Rejected(position, "Performance", "expected a Performance object", snippet(entry))
             continue
         try:
             yop = parse_yop(entry.get("YOP"))
@@ -71,8 +71,9 @@ def _rows(
         }
         for metric, months in entry["Performance"].items():
             if not isinstance(months, Mapping):
-                yield Rejected(position, metric, 'expected {"YYYY-MM": count} for the metric',
-                               snippet(months))
+                yield Rejected(
+                    position, metric, 'expected {"YYYY-MM": count} for the metric', snippet(months)
+                )
                 continue
             for month_text, raw_count in months.items():
                 try:
@@ -81,6 +82,11 @@ def _rows(
                 except ValueError as err:
                     yield Rejected(position, metric, str(err), snippet({month_text: raw_count}))
                     continue
-                row = {**values, **attributes, "metric_type": str(metric).strip(),
-                       "month": month, "count": count}
+                row = {
+                    **values,
+                    **attributes,
+                    "metric_type": str(metric).strip(),
+                    "month": month,
+                    "count": count,
+                }
                 yield position, header.row(row)

@@ -52,14 +52,14 @@ def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[Parsed
     }
     performance = item.get("Performance")
     if not isinstance(performance, list):
-        yield Rejected(position, "Performance", "expected a list of monthly performances",
-                       snippet(item))
+        yield Rejected(position, "Performance", "expected a list of monthly performances", snippet(item))
         return
     for period_entry in performance:
         period = period_entry.get("Period") if isinstance(period_entry, Mapping) else None
         if not isinstance(period, Mapping):
-            yield Rejected(position, "Period", "expected a Period with Begin_Date and End_Date",
-                           snippet(period_entry))
+            yield Rejected(
+                position, "Period", "expected a Period with Begin_Date and End_Date", snippet(period_entry)
+            )
             continue
         try:
             month = month_of(period.get("Begin_Date"))
@@ -75,14 +75,14 @@ def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[Parsed
             continue
         for instance in period_entry.get("Instance") or []:
             if not isinstance(instance, Mapping) or not text_or_none(instance.get("Metric_Type")):
-                yield Rejected(position, "Metric_Type", "expected an Instance with a Metric_Type",
-                               snippet(instance))
+                yield Rejected(
+                    position, "Metric_Type", "expected an Instance with a Metric_Type", snippet(instance)
+                )
                 continue
             try:
                 count = parse_count(instance.get("Count"))
             except ValueError as err:
                 yield Rejected(position, "Count", str(err), snippet(instance))
                 continue
-            row = {**values, "metric_type": instance["Metric_Type"].strip(), "month": month,
-                   "count": count}
+            row = {**values, "metric_type": instance["Metric_Type"].strip(), "month": month, "count": count}
             yield position, header.row(row)

@@ -35,11 +35,18 @@ from ingest.pseudonym import Pseudonymiser
 REPORTS = ("tr", "dr", "pr", "ir")
 # Attributes that make the master reports as detailed as the warehouse uses them.
 ATTRIBUTES = {
-    "5": {"tr": "Data_Type|Section_Type|YOP|Access_Type|Access_Method",
-          "dr": "Data_Type|Access_Method", "pr": "Data_Type|Access_Method",
-          "ir": "Data_Type|YOP|Access_Type|Access_Method"},
-    "5.1": {"tr": "YOP|Access_Type|Access_Method", "dr": "Access_Method",
-            "pr": "Access_Method", "ir": "YOP|Access_Type|Access_Method"},
+    "5": {
+        "tr": "Data_Type|Section_Type|YOP|Access_Type|Access_Method",
+        "dr": "Data_Type|Access_Method",
+        "pr": "Data_Type|Access_Method",
+        "ir": "Data_Type|YOP|Access_Type|Access_Method",
+    },
+    "5.1": {
+        "tr": "YOP|Access_Type|Access_Method",
+        "dr": "Access_Method",
+        "pr": "Access_Method",
+        "ir": "YOP|Access_Type|Access_Method",
+    },
 }
 RETRY_STATUSES = frozenset({202, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_SECONDS = 120.0
@@ -49,8 +56,9 @@ class SushiError(CounterReportError):
     """A harvest that returned no report: the COUNTER code (when the provider sent one), the
     provider's message and what to do, or the HTTP failure."""
 
-    def __init__(self, message: str, exceptions: tuple[CounterException, ...] = (),
-                 http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, exceptions: tuple[CounterException, ...] = (), http_status: int | None = None
+    ) -> None:
         super().__init__(message, exceptions)
         self.http_status = http_status
 
@@ -66,8 +74,9 @@ class SushiCredentials:
     api_key: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, prefix: str = "URM_SUSHI_",
-                 environ: Mapping[str, str] | None = None) -> SushiCredentials:
+    def from_env(
+        cls, prefix: str = "URM_SUSHI_", environ: Mapping[str, str] | None = None
+    ) -> SushiCredentials:
         """`<prefix>CUSTOMER_ID` (required), `<prefix>REQUESTOR_ID`, `<prefix>API_KEY`."""
         env = os.environ if environ is None else environ
         customer_id = env.get(f"{prefix}CUSTOMER_ID", "").strip()
@@ -76,13 +85,14 @@ class SushiCredentials:
                 f"{prefix}CUSTOMER_ID is not set: give the SUSHI customer id of this platform "
                 f"(and {prefix}REQUESTOR_ID / {prefix}API_KEY when the provider requires them)"
             )
-        return cls(customer_id=customer_id,
-                   requestor_id=env.get(f"{prefix}REQUESTOR_ID", "").strip() or None,
-                   api_key=env.get(f"{prefix}API_KEY", "").strip() or None)
+        return cls(
+            customer_id=customer_id,
+            requestor_id=env.get(f"{prefix}REQUESTOR_ID", "").strip() or None,
+            api_key=env.get(f"{prefix}API_KEY", "").strip() or None,
+        )
 
     def params(self) -> dict[str, str]:
-        found = {"customer_id": self.customer_id, "requestor_id": self.requestor_id,
-                 "api_key": self.api_key}
+        found = {"customer_id": self.customer_id, "requestor_id": self.requestor_id, "api_key": self.api_key}
         return {k: v for k, v in found.items() if v}
 
 
@@ -118,8 +128,9 @@ class _Response:
 
 
 def _get(url: str, timeout: float) -> _Response:
-    request = urllib.request.Request(url, headers={"Accept": "application/json",
-                                                   "User-Agent": "library-urm-sushi/1"})
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", "User-Agent": "library-urm-sushi/1"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return _Response(response.status, response.read(), _retry_after(response.headers))
@@ -138,9 +149,16 @@ def _retry_after(headers: Any) -> float | None:
 class SushiClient:
     """GETs with retries and exponential backoff on 202 (queued), 429 and 5xx."""
 
-    def __init__(self, base_url: str, credentials: SushiCredentials, *, attempts: int = 4,
-                 backoff_seconds: float = 2.0, timeout: float = 120.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: SushiCredentials,
+        *,
+        attempts: int = 4,
+        backoff_seconds: float = 2.0,
+        timeout: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.attempts = attempts
@@ -161,8 +179,10 @@ class SushiClient:
                 response = _get(url, self.timeout)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
                 if attempt == self.attempts:
-                    raise SushiError(f"{shown}: the SUSHI server could not be reached ({err}); "
-                                     "check the base URL and the network") from None
+                    raise SushiError(
+                        f"{shown}: the SUSHI server could not be reached ({err}); "
+                        "check the base URL and the network"
+                    ) from None
                 self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
                 continue
             if response.status not in RETRY_STATUSES:
@@ -187,23 +207,28 @@ class SushiClient:
         after = f" after {self.attempts} attempts" if response.status in RETRY_STATUSES else ""
         if found:
             reasons = "; ".join(e.explanation for e in found)
-            return SushiError(f"{shown}: HTTP {response.status}{after}: {reasons}", tuple(found),
-                              response.status)
+            return SushiError(
+                f"{shown}: HTTP {response.status}{after}: {reasons}", tuple(found), response.status
+            )
         start = " ".join(text.split())[:200]
-        return SushiError(f"{shown}: HTTP {response.status}{after}; the server said {start!r}",
-                          (), response.status)
+        return SushiError(
+            f"{shown}: HTTP {response.status}{after}; the server said {start!r}", (), response.status
+        )
 
     def release(self) -> str:
         """R5.1 servers answer /status with one object, R5 servers with a list of them."""
-        body = json_report.decode_body(self.fetch("status").decode("utf-8", "replace"),
-                                       f"{self.base_url}/status")
+        body = json_report.decode_body(
+            self.fetch("status").decode("utf-8", "replace"), f"{self.base_url}/status"
+        )
         statuses = body if isinstance(body, list) else [body]
-        inactive = [s for s in statuses if isinstance(s, Mapping)
-                    and s.get("Service_Active") is False]
+        inactive = [s for s in statuses if isinstance(s, Mapping) and s.get("Service_Active") is False]
         if inactive:
             alerts = "; ".join(str(a.get("Alert")) for s in inactive for a in s.get("Alerts") or [])
-            raise SushiError(f"{self.base_url}: the SUSHI service says it is not active"
-                             + (f" ({alerts})" if alerts else "") + "; harvest again later")
+            raise SushiError(
+                f"{self.base_url}: the SUSHI service says it is not active"
+                + (f" ({alerts})" if alerts else "")
+                + "; harvest again later"
+            )
         return "5" if isinstance(body, list) else "5.1"
 
 
@@ -233,33 +258,48 @@ def harvest(
         if report not in REPORTS:
             known = ", ".join(REPORTS)
             raise SushiError(f"report {report!r} is not harvested; choose from {known}")
-        params = {"platform": platform, "begin_date": f"{begin:%Y-%m}",
-                  "end_date": f"{end:%Y-%m}", "attributes_to_show": ATTRIBUTES[release][report],
-                  "granularity": "Month"}
+        params = {
+            "platform": platform,
+            "begin_date": f"{begin:%Y-%m}",
+            "end_date": f"{end:%Y-%m}",
+            "attributes_to_show": ATTRIBUTES[release][report],
+            "granularity": "Month",
+        }
         body = client.fetch(f"reports/{report}", params)
         path = landing_path(landing_dir, platform, report, begin, end)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
-        ctx = ParseContext(Pseudonymiser(b"unused: COUNTER holds no person data"),
-                           {"customer_id": credentials.customer_id})
+        ctx = ParseContext(
+            Pseudonymiser(b"unused: COUNTER holds no person data"), {"customer_id": credentials.customer_id}
+        )
         try:
             header, _ = json_report.read_report(path, ctx)
         except CounterNoUsage as err:
-            raise SushiNoUsage(f"{platform} {report.upper()} {begin:%Y-%m}..{end:%Y-%m}: {err}",
-                               err.exceptions) from None
+            raise SushiNoUsage(
+                f"{platform} {report.upper()} {begin:%Y-%m}..{end:%Y-%m}: {err}", err.exceptions
+            ) from None
         except CounterReportError as err:
-            raise SushiError(f"{platform} {report.upper()} {begin:%Y-%m}..{end:%Y-%m}: {err}",
-                             err.exceptions) from None
-        harvested.append(HarvestedReport(
-            platform=platform, report_id=header.report_id, release=header.release, begin=begin,
-            end=end, path=path, customer_id=credentials.customer_id,
-            exceptions=list(header.exceptions),
-        ))
+            raise SushiError(
+                f"{platform} {report.upper()} {begin:%Y-%m}..{end:%Y-%m}: {err}", err.exceptions
+            ) from None
+        harvested.append(
+            HarvestedReport(
+                platform=platform,
+                report_id=header.report_id,
+                release=header.release,
+                begin=begin,
+                end=end,
+                path=path,
+                customer_id=credentials.customer_id,
+                exceptions=list(header.exceptions),
+            )
+        )
     return harvested
 
 
 def describe(report: HarvestedReport) -> str:
     warnings = f"; warnings: {' | '.join(report.warnings)}" if report.exceptions else ""
-    return (f"{report.platform} {report.report_id} R{report.release} "
-            f"{report.begin:%Y-%m}..{report.end:%Y-%m} -> {report.path}{warnings}")
-
+    return (
+        f"{report.platform} {report.report_id} R{report.release} "
+        f"{report.begin:%Y-%m}..{report.end:%Y-%m} -> {report.path}{warnings}"
+    )

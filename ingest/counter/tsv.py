@@ -61,8 +61,9 @@ def _cells(line: str) -> list[str]:
 
 def parse_exceptions(text: str) -> tuple[CounterException, ...]:
     return tuple(
-        CounterException(code=int(m[1]), severity=None, message=m[2].strip(),
-                         data=redact(m[3].strip()) if m[3] else None)
+        CounterException(
+            code=int(m[1]), severity=None, message=m[2].strip(), data=redact(m[3].strip()) if m[3] else None
+        )
         for m in EXCEPTION_TEXT.finditer(text or "")
     )
 
@@ -77,9 +78,7 @@ def header_from_fields(fields: dict[str, str], ctx: ParseContext, where: str) ->
             f"Release={fields.get('Release')!r}"
         )
     period = dict(
-        part.strip().split("=", 1)
-        for part in fields.get("Reporting_Period", "").split(";")
-        if "=" in part
+        part.strip().split("=", 1) for part in fields.get("Reporting_Period", "").split(";") if "=" in part
     )
     institution = fields.get("Institution_ID", "")
     customer_id = (
@@ -155,8 +154,7 @@ def _row(
 ) -> Iterator[ParsedItem]:
     raw = line.rstrip("\r\n")
     if len(cells) > len(columns):
-        yield Rejected(line_no, "row", f"expected at most {len(columns)} cells, found {len(cells)}",
-                       raw)
+        yield Rejected(line_no, "row", f"expected at most {len(columns)} cells, found {len(cells)}", raw)
         return
     record = dict(zip(columns, cells + [""] * (len(columns) - len(cells)), strict=True))
     metric = record.get("Metric_Type", "").strip()
@@ -168,8 +166,7 @@ def _row(
     except ValueError as err:
         yield Rejected(line_no, "YOP", str(err), raw)
         return
-    values: dict[str, Any] = {column: text_or_none(record.get(name))
-                              for name, column in COLUMN_MAP.items()}
+    values: dict[str, Any] = {column: text_or_none(record.get(name)) for name, column in COLUMN_MAP.items()}
     values["item_name"] = next(
         (text_or_none(record[c]) for c in NAME_COLUMNS if text_or_none(record.get(c))), None
     )
@@ -193,9 +190,11 @@ def _row(
             return
         if total != sum(count for _, count in months):
             yield Rejected(
-                line_no, "Reporting_Period_Total",
+                line_no,
+                "Reporting_Period_Total",
                 f"expected the sum of the month columns ({sum(c for _, c in months)}), found "
-                f"{total}: the row is inconsistent", raw,
+                f"{total}: the row is inconsistent",
+                raw,
             )
             return
     for month, count in months:

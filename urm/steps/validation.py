@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from urm.warehouse import warehouse_url
+from urm.platform.warehouse import warehouse_url
 
 
 def validate_loaded(tables: Sequence[str], results: Iterable[dict[str, Any]]) -> str:
@@ -15,7 +15,5 @@ def validate_loaded(tables: Sequence[str], results: Iterable[dict[str, Any]]) ->
     batch_ids = [r["batch_id"] for r in results if not r.get("skipped")]
     if not batch_ids:
         return "nothing new was loaded: no batch to validate"
-    report = validate_landing(
-        warehouse_url(), list(tables), batch_ids=batch_ids, raise_on_failure=True
-    )
+    report = validate_landing(warehouse_url(), list(tables), batch_ids=batch_ids, raise_on_failure=True)
     return report.summary()

@@ -22,17 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from ingest.circulation.koha import STATISTICS_COLUMNS
-from urm.synth.academic_calendar import (
+from urm_demo.synth.academic_calendar import (
     UTC_OFFSET,
     academic_year,
     library_day,
     mean_circulation_weight,
     next_open_time,
 )
-from urm.synth.items import Collection, Item, uuid4_text
-from urm.synth.people import Person
-from urm.synth.subjects import BRANCH_NAMES
-from urm.synth.writers import Manifest, Month, MonthlyFiles, months_between
+from urm_demo.synth.items import Collection, Item, uuid4_text
+from urm_demo.synth.people import Person
+from urm_demo.synth.subjects import BRANCH_NAMES
+from urm_demo.synth.writers import Manifest, Month, MonthlyFiles, months_between
 
 # Koha's own column names for its statistics table: one list, shared with the parser.
 KOHA_HEADER = STATISTICS_COLUMNS

@@ -66,7 +66,11 @@ def _term_factor(month: date) -> float:
 
 
 def synthetic_counter_usage(
-    begin: date, end: date, *, seed: int = 7, scale: float = 1.0,
+    begin: date,
+    end: date,
+    *,
+    seed: int = 7,
+    scale: float = 1.0,
     platforms: Iterable[str] | None = None,
 ) -> list[UsageRecord]:
     """Usage of every platform for each month from begin to end; the same arguments give the
@@ -89,39 +93,74 @@ def synthetic_counter_usage(
                 platform_requests += requests
                 platform_unique += unique
                 platform_investigations += investigations
-                common = dict(platform=platform, publisher=publisher, data_type=data_type,
-                              month=month)
-                for metric, count in (("Total_Item_Requests", requests),
-                                      ("Unique_Item_Requests", unique),
-                                      ("Total_Item_Investigations", investigations),
-                                      ("Unique_Title_Requests", max(1, unique // 2))):
-                    records.append(UsageRecord("TR", item_name=title, parent_title=None,
-                                               proprietary_id=f"{slug}:T{t}", online_issn=issn,
-                                               metric_type=metric, count=count, **common))
+                common = dict(platform=platform, publisher=publisher, data_type=data_type, month=month)
+                for metric, count in (
+                    ("Total_Item_Requests", requests),
+                    ("Unique_Item_Requests", unique),
+                    ("Total_Item_Investigations", investigations),
+                    ("Unique_Title_Requests", max(1, unique // 2)),
+                ):
+                    records.append(
+                        UsageRecord(
+                            "TR",
+                            item_name=title,
+                            parent_title=None,
+                            proprietary_id=f"{slug}:T{t}",
+                            online_issn=issn,
+                            metric_type=metric,
+                            count=count,
+                            **common,
+                        )
+                    )
                 # IR: the title's requests split over its articles.
                 share = requests // ITEMS_PER_TITLE
                 for i in range(1, ITEMS_PER_TITLE + 1):
                     count = share if i < ITEMS_PER_TITLE else requests - share * (i - 1)
-                    records.append(UsageRecord(
-                        "IR", item_name=f"{title} article {i}", parent_title=title,
-                        proprietary_id=f"{slug}:T{t}:A{i}", online_issn=None,
-                        metric_type="Total_Item_Requests", count=count,
-                        **{**common, "data_type": "Article"}))
+                    records.append(
+                        UsageRecord(
+                            "IR",
+                            item_name=f"{title} article {i}",
+                            parent_title=title,
+                            proprietary_id=f"{slug}:T{t}:A{i}",
+                            online_issn=None,
+                            metric_type="Total_Item_Requests",
+                            count=count,
+                            **{**common, "data_type": "Article"},
+                        )
+                    )
             searches = int(platform_investigations * rng.uniform(0.8, 1.6)) + 1
-            common = dict(platform=platform, publisher=publisher, month=month,
-                          online_issn=None, parent_title=None)
-            for metric, count in (("Total_Item_Requests", platform_requests),
-                                  ("Unique_Item_Requests", platform_unique),
-                                  ("Total_Item_Investigations", platform_investigations),
-                                  ("Searches_Platform", searches)):
-                records.append(UsageRecord("PR", item_name=platform, data_type=data_type,
-                                           proprietary_id=slug, metric_type=metric, count=count,
-                                           **common))
-            for metric, count in (("Searches_Regular", searches),
-                                  ("Total_Item_Requests", platform_requests)):
-                records.append(UsageRecord("DR", item_name=f"{platform} Collection",
-                                           data_type=data_type, proprietary_id=f"{slug}:DB",
-                                           metric_type=metric, count=count, **common))
+            common = dict(
+                platform=platform, publisher=publisher, month=month, online_issn=None, parent_title=None
+            )
+            for metric, count in (
+                ("Total_Item_Requests", platform_requests),
+                ("Unique_Item_Requests", platform_unique),
+                ("Total_Item_Investigations", platform_investigations),
+                ("Searches_Platform", searches),
+            ):
+                records.append(
+                    UsageRecord(
+                        "PR",
+                        item_name=platform,
+                        data_type=data_type,
+                        proprietary_id=slug,
+                        metric_type=metric,
+                        count=count,
+                        **common,
+                    )
+                )
+            for metric, count in (("Searches_Regular", searches), ("Total_Item_Requests", platform_requests)):
+                records.append(
+                    UsageRecord(
+                        "DR",
+                        item_name=f"{platform} Collection",
+                        data_type=data_type,
+                        proprietary_id=f"{slug}:DB",
+                        metric_type=metric,
+                        count=count,
+                        **common,
+                    )
+                )
     return records
 
 

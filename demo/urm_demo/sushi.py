@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
-from urm.settings import urm_home
+from urm.platform.settings import urm_home
 
 DEMO_START = date(2025, 9, 1)
 
@@ -22,8 +22,8 @@ def harvest_range(days: int) -> dict[str, str]:
 @contextmanager
 def synthetic_sushi(sources: Path, *, days: int, seed: int) -> Iterator[dict[str, str]]:
     """Yield the environment that points the ingest_eresources DAG at the local endpoint."""
-    from urm.sushi_server import SushiServer
-    from urm.synth.counter import PLATFORMS, synthetic_counter_usage
+    from urm_demo.sushi_server import SushiServer
+    from urm_demo.synth.counter import PLATFORMS, synthetic_counter_usage
 
     last_day = DEMO_START + timedelta(days=max(days, 1) - 1)
     usage = synthetic_counter_usage(DEMO_START, last_day, seed=seed)

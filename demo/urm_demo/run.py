@@ -14,13 +14,14 @@ from rich.table import Table
 
 from ingest.run import connect
 from ingest.schema import migrate
-from urm.airflow_env import airflow_env, ensure_metadata_db, run_dag_file
-from urm.dbt import run_dbt, run_time_env
-from urm.demo_sushi import harvest_range
-from urm.settings import DAGS_DIR, pseudonym_key, urm_home
-from urm.warehouse import external_url, redact, warehouse_url
+from urm.platform.airflow_env import airflow_env, ensure_metadata_db, run_dag_file
+from urm.platform.dbt import run_dbt, run_time_env
+from urm.platform.settings import DAGS_DIR, pseudonym_key, urm_home
+from urm.platform.warehouse import external_url, redact, warehouse_url
+from urm_demo.sushi import harvest_range
 
 # Dependency order: the ingest DAGs produce the Assets the warehouse DAG is scheduled on.
+ILS_FORMATS = {"koha": "koha-items-csv,koha-csv", "folio": "folio-items-json,folio-json"}
 DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse")
 
 
@@ -38,7 +39,7 @@ def run_demo(
 
     sources = sources_dir or urm_home() / "demo" / "sources"
     with console.status(f"generating a synthetic university ({users} people, {days} days, seed {seed})"):
-        from urm.synth import generate
+        from urm_demo.synth import generate
 
         generate(sources, users=users, days=days, seed=seed)
     console.print(f"[green]✓[/green] synthetic university written to {sources}")
@@ -47,7 +48,8 @@ def run_demo(
         **airflow_env(),
         **run_time_env(url),
         "URM_LANDING_DIR": str(sources),
-        "URM_ILS": ils,
+        # a library runs one ILS: load the chosen one's files of the two the university writes
+        "URM_CIRCULATION_FORMATS": ILS_FORMATS[ils],
         # for any Airflow operator or hook that wants the warehouse as a connection
         "AIRFLOW_CONN_URM_WAREHOUSE": url.replace("postgresql://", "postgres://", 1),
     }
@@ -78,7 +80,7 @@ def run_demo(
 
 def _eresource_services(sources: Path, *, days: int, seed: int):  # noqa: ANN202
     """Start the synthetic publishers' SUSHI endpoint for the length of the demo."""
-    from urm.demo_sushi import synthetic_sushi
+    from urm_demo.sushi import synthetic_sushi
 
     return synthetic_sushi(sources, days=days, seed=seed)
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from urm.synth.academic_calendar import (
+from urm_demo.synth.academic_calendar import (
     VACATION,
     academic_year,
     library_day,
     mean_eresource_weight,
 )
-from urm.synth.people import Person
-from urm.synth.writers import Manifest, MonthlyFiles, months_between
+from urm_demo.synth.people import Person
+from urm_demo.synth.writers import Manifest, MonthlyFiles, months_between
 
 LOG_FORMATS = {
     "main": '%h %{ezproxy-session}i %u %t "%r" %s %b',

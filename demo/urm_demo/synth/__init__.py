@@ -4,7 +4,7 @@
 same arguments, same bytes. `campus_range()` gives the on-campus client address ranges.
 """
 
-from urm.synth.ezproxy import campus_range
-from urm.synth.generator import SynthSummary, generate
+from urm_demo.synth.ezproxy import campus_range
+from urm_demo.synth.generator import SynthSummary, generate
 
 __all__ = ["SynthSummary", "campus_range", "generate"]

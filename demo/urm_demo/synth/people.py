@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from urm.synth.academic_calendar import academic_year
-from urm.synth.university import COLLEGES, OFFICES, College, Major
+from urm_demo.synth.academic_calendar import academic_year
+from urm_demo.synth.university import COLLEGES, OFFICES, College, Major
 
 STUDENT, FACULTY, STAFF = "student", "faculty", "staff"
 
@@ -208,7 +208,7 @@ def _heavy_tailed(rng: random.Random, median: float, sigma: float) -> float:
 
 def build_roster(rng: random.Random, users: int, start: date, end: date) -> list[Person]:
     """`users` people, sorted by person id as the campus API pages them."""
-    from urm.synth.subjects import GENERAL_READING
+    from urm_demo.synth.subjects import GENERAL_READING
 
     shape = RosterShape()
     year = academic_year(start)

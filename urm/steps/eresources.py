@@ -16,9 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from urm.pipeline import landing_dir
-from urm.settings import LoadSettings, pseudonym_key
-from urm.warehouse import warehouse_url
+from urm.platform.settings import LoadSettings, pseudonym_key
+from urm.platform.warehouse import warehouse_url
+from urm.steps.landing import landing_dir
 
 
 @dataclass(frozen=True)
@@ -46,38 +46,37 @@ def sushi_platforms() -> list[SushiPlatform]:
     ]
 
 
-def month_start(text: str) -> date:
-    year, month = text[:7].split("-")
-    return date(int(year), int(month), 1)
-
-
 def harvest_and_load_counter(begin: date, end: date) -> dict[str, Any]:
     """Harvest every configured platform for the months begin..end and load the reports.
 
     A platform that answers "no usage" (3030) is reported and skipped; any other failure is
     collected and raised after the other platforms were harvested and loaded."""
-    from ingest.counter.load import harvest_and_load
-    from ingest.counter.sushi import SushiCredentials, SushiError, SushiNoUsage
+    from ingest.counter.sushi import SushiError, SushiNoUsage
+    from ingest.errors import SourceUnavailable
+    from ingest.run import fetch_and_ingest
 
     url = warehouse_url()
     share = LoadSettings.from_env().max_reject_share
-    target = landing_dir() / "counter" / "harvested"
     loaded: list[dict[str, Any]] = []
     notes: list[str] = []
     failures: list[str] = []
     for platform in sushi_platforms():
         try:
-            results = harvest_and_load(
+            results = fetch_and_ingest(
                 url,
+                "counter",
+                "sushi",
                 platform.base_url,
-                platform=platform.platform,
-                reports=platform.reports,
-                begin=begin,
-                end=end,
-                credentials=SushiCredentials.from_env(platform.credentials_prefix),
-                landing_dir=target,
+                landing=landing_dir(),
                 key=pseudonym_key(),
                 max_reject_share=share,
+                options={
+                    "platform": platform.platform,
+                    "report": platform.reports,
+                    "begin": f"{begin:%Y-%m}",
+                    "end": f"{end:%Y-%m}",
+                    "credentials_prefix": platform.credentials_prefix,
+                },
             )
         except SushiNoUsage as err:
             notes.append(str(err))
@@ -86,8 +85,8 @@ def harvest_and_load_counter(begin: date, end: date) -> dict[str, Any]:
             failures.append(f"{platform.platform}: {err}")
             continue
         for result in results:
-            loaded.append(result.load.as_dict())
+            loaded.append(result.as_dict())
             notes.extend(result.warnings)
     if failures:
-        raise RuntimeError("SUSHI harvest failed for: " + " | ".join(failures))
+        raise SourceUnavailable("SUSHI harvest failed for: " + " | ".join(failures))
     return {"results": loaded, "notes": notes}

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from urm.settings import DBT_PROJECT_DIR, urm_home
-from urm.warehouse import external_url, warehouse_url
+from urm.platform.settings import DBT_PROJECT_DIR, urm_home
+from urm.platform.warehouse import external_url, warehouse_url
 
 
 def connection_env(url: str | None = None) -> dict[str, str]:

@@ -12,7 +12,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from urm.synth.subjects import BOUND_PERIODICALS, LOCATIONS, SHELVES
+from urm_demo.synth.subjects import BOUND_PERIODICALS, LOCATIONS, SHELVES
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from urm.settings import DAGS_DIR, PROJECT_ROOT, urm_home
+from urm.platform.settings import DAGS_DIR, PROJECT_ROOT, urm_home
 
 
 def airflow_env() -> dict[str, str]:
@@ -19,13 +19,9 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
-            "AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"
-        ),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
         "AIRFLOW__COSMOS__CACHE_DIR": str(urm_home() / "cosmos"),
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
-        ),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         "NO_COLOR": "1",
     }
     return env
@@ -49,9 +45,7 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(
-            f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     marker.write_text("ok\n")
 
 
@@ -60,7 +54,7 @@ def run_dag_file(
 ) -> subprocess.CompletedProcess[str]:
     """Run one DAG through Airflow's local runner (`dag.test()`), output to `log_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "urm.run_dag", str(dag_file)]
+    cmd = [sys.executable, "-m", "urm.platform.run_dag", str(dag_file)]
     if conf:
         cmd.append(json.dumps(conf))
     with open(log_file, "w") as log:

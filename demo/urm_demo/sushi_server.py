@@ -20,10 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from urm.synth.counter import UsageRecord
+from urm_demo.synth.counter import UsageRecord
 
-REPORT_NAMES = {"tr": "Title Report", "dr": "Database Report", "pr": "Platform Report",
-                "ir": "Item Report"}
+REPORT_NAMES = {"tr": "Title Report", "dr": "Database Report", "pr": "Platform Report", "ir": "Item Report"}
 NAME_FIELD = {"tr": "Title", "dr": "Database", "pr": "Platform"}
 INSTITUTION = "Synthetic University Library"
 
@@ -52,10 +51,17 @@ def _last_day(month: date) -> date:
 class SushiServer:
     """Serves `usage` (synthetic UsageRecords); assign `server.usage` to restate figures."""
 
-    def __init__(self, usage: Sequence[UsageRecord], *, port: int = 0,
-                 customer_id: str = "urm-demo", requestor_id: str = "urm-harvester",
-                 api_key: str = "urm-demo-key", last_available_month: date | None = None,
-                 created: datetime | None = None) -> None:
+    def __init__(
+        self,
+        usage: Sequence[UsageRecord],
+        *,
+        port: int = 0,
+        customer_id: str = "urm-demo",
+        requestor_id: str = "urm-harvester",
+        api_key: str = "urm-demo-key",
+        last_available_month: date | None = None,
+        created: datetime | None = None,
+    ) -> None:
         self.usage = list(usage)
         self.customer_id = customer_id
         self.requestor_id = requestor_id
@@ -73,8 +79,7 @@ class SushiServer:
         return f"http://{host}:{port}/r51"
 
     def __enter__(self) -> SushiServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                                        name="sushi-server")
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True, name="sushi-server")
         self._thread.start()
         return self
 
@@ -89,17 +94,27 @@ class SushiServer:
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
         route = path.rstrip("/").removeprefix("/r51")
         if route == "/status":
-            return 200, {"Description": "Synthetic university SUSHI service (COUNTER R5.1)",
-                         "Service_Active": True, "Note": "local test server"}
+            return 200, {
+                "Description": "Synthetic university SUSHI service (COUNTER R5.1)",
+                "Service_Active": True,
+                "Note": "local test server",
+            }
         refused = self._check_credentials(params)
         if refused:
             return refused
         if route == "/members":
             return 200, [{"Customer_ID": self.customer_id, "Institution_Name": INSTITUTION}]
         if route == "/reports":
-            return 200, [{"Report_Name": name, "Report_ID": rid.upper(), "Release": "5.1",
-                          "Report_Description": name, "Path": f"/r51/reports/{rid}"}
-                         for rid, name in REPORT_NAMES.items()]
+            return 200, [
+                {
+                    "Report_Name": name,
+                    "Report_ID": rid.upper(),
+                    "Release": "5.1",
+                    "Report_Description": name,
+                    "Path": f"/r51/reports/{rid}",
+                }
+                for rid, name in REPORT_NAMES.items()
+            ]
         if route.startswith("/reports/"):
             report = route.removeprefix("/reports/")
             if report not in REPORT_NAMES:
@@ -109,45 +124,62 @@ class SushiServer:
 
     def _check_credentials(self, params: dict[str, str]) -> tuple[int, Any] | None:
         if not params.get("customer_id"):
-            return 400, _exception(1030, "Insufficient Information to Process Request",
-                                   "customer_id is missing")
+            return 400, _exception(
+                1030, "Insufficient Information to Process Request", "customer_id is missing"
+            )
         if params.get("requestor_id") != self.requestor_id:
             return 401, _exception(2000, "Requestor Not Authorized to Access Service")
         if params.get("api_key") != self.api_key:
             return 401, _exception(2020, "APIKey Invalid")
         if params["customer_id"] != self.customer_id:
-            return 403, _exception(2010, "Requestor is Not Authorized to Access Usage for "
-                                         "Institution", params["customer_id"])
+            return 403, _exception(
+                2010, "Requestor is Not Authorized to Access Usage for Institution", params["customer_id"]
+            )
         return None
 
     def _report(self, report: str, params: dict[str, str]) -> tuple[int, Any]:
         begin, end = _month(params.get("begin_date")), _month(params.get("end_date"))
         if begin is None or end is None or end < begin:
-            return 400, _exception(3020, "Invalid Date Arguments",
-                                   f"begin_date={params.get('begin_date')} "
-                                   f"end_date={params.get('end_date')}")
+            return 400, _exception(
+                3020,
+                "Invalid Date Arguments",
+                f"begin_date={params.get('begin_date')} end_date={params.get('end_date')}",
+            )
         platform = params.get("platform")
-        records = [r for r in self.usage
-                   if r.report_id == report.upper() and begin <= r.month <= end
-                   and (not platform or r.platform == platform)]
+        records = [
+            r
+            for r in self.usage
+            if r.report_id == report.upper()
+            and begin <= r.month <= end
+            and (not platform or r.platform == platform)
+        ]
         exceptions = []
         last = self.last_available_month
         if last is None or begin > last:
             exceptions.append(_exception(3030, "No Usage Available for Requested Dates"))
             records = []
         elif end > last:
-            exceptions.append(_exception(3031, "Usage Not Ready for Requested Dates",
-                                         f"usage after {last:%Y-%m} is not processed yet"))
+            exceptions.append(
+                _exception(
+                    3031,
+                    "Usage Not Ready for Requested Dates",
+                    f"usage after {last:%Y-%m} is not processed yet",
+                )
+            )
             records = [r for r in records if r.month <= last]
         elif not records:
             exceptions.append(_exception(3030, "No Usage Available for Requested Dates"))
         header: dict[str, Any] = {
-            "Report_Name": REPORT_NAMES[report], "Report_ID": report.upper(), "Release": "5.1",
+            "Report_Name": REPORT_NAMES[report],
+            "Report_ID": report.upper(),
+            "Release": "5.1",
             "Institution_Name": INSTITUTION,
             "Institution_ID": {"Proprietary": [f"URM:{self.customer_id}"]},
-            "Report_Filters": {"Begin_Date": f"{begin:%Y-%m-%d}",
-                               "End_Date": _last_day(end).isoformat(),
-                               **({"Platform": platform} if platform else {})},
+            "Report_Filters": {
+                "Begin_Date": f"{begin:%Y-%m-%d}",
+                "End_Date": _last_day(end).isoformat(),
+                **({"Platform": platform} if platform else {}),
+            },
             "Created": self.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Created_By": "library-urm synthetic SUSHI server",
         }
@@ -157,25 +189,36 @@ class SushiServer:
 
     def _items(self, report: str, records: list[UsageRecord]) -> list[dict[str, Any]]:
         grouped: dict[tuple[Any, ...], dict[str, dict[str, dict[str, int]]]] = defaultdict(
-            lambda: defaultdict(dict))
+            lambda: defaultdict(dict)
+        )
         for r in records:
-            key = (r.platform, r.publisher, r.item_name, r.parent_title, r.data_type,
-                   r.proprietary_id, r.online_issn)
+            key = (
+                r.platform,
+                r.publisher,
+                r.item_name,
+                r.parent_title,
+                r.data_type,
+                r.proprietary_id,
+                r.online_issn,
+            )
             grouped[key][r.metric_type][f"{r.month:%Y-%m}"] = r.count
         items = []
-        for (platform, publisher, name, parent, data_type, proprietary, issn), perf in (
-                grouped.items()):
+        for (platform, publisher, name, parent, data_type, proprietary, issn), perf in grouped.items():
             item_id: dict[str, str] = {"Proprietary": proprietary}
             if issn:
                 item_id["Online_ISSN"] = issn
-            attribute_performance = [{"Data_Type": data_type, "Access_Method": "Regular",
-                                      "Performance": perf}]
+            attribute_performance = [
+                {"Data_Type": data_type, "Access_Method": "Regular", "Performance": perf}
+            ]
             if report == "pr":
-                items.append({"Platform": platform,
-                              "Attribute_Performance": attribute_performance})
+                items.append({"Platform": platform, "Attribute_Performance": attribute_performance})
                 continue
-            body = {"Publisher": publisher, "Platform": platform, "Item_ID": item_id,
-                    "Attribute_Performance": attribute_performance}
+            body = {
+                "Publisher": publisher,
+                "Platform": platform,
+                "Item_ID": item_id,
+                "Attribute_Performance": attribute_performance,
+            }
             if report == "ir":
                 items.append({"Title": parent, "Items": [{"Item": name, **body}]})
             else:

@@ -12,7 +12,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from ingest.errors import InvalidOption
+
+# The checkout (or the image's /opt/urm): where dbt_project/ and dags/ are. An installed package
+# run from elsewhere names it with URM_PROJECT_DIR.
+PROJECT_ROOT = Path(os.environ.get("URM_PROJECT_DIR") or Path(__file__).resolve().parents[2])
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGS_DIR = PROJECT_ROOT / "dags"
 
@@ -36,7 +40,7 @@ class LoadSettings:
         try:
             share = float(raw)
         except ValueError:
-            raise SystemExit(
+            raise InvalidOption(
                 f"URM_MAX_REJECT_SHARE={raw!r} is not a number: give a share between 0 and 1, e.g. 0.05"
             ) from None
         return cls(max_reject_share=share)
@@ -51,7 +55,7 @@ def pseudonym_key(*, announce: bool = True) -> bytes:
     value = os.environ.get("URM_PSEUDONYM_KEY")
     if value:
         if len(value) < 16:
-            raise SystemExit(
+            raise InvalidOption(
                 "URM_PSEUDONYM_KEY is too short: use at least 16 characters (32+ random bytes is better)"
             )
         return value.encode()

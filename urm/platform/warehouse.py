@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from urm.settings import urm_home
+from urm.platform.settings import urm_home
 
 DATABASE = "urm"
 SUPERUSER = "postgres"
@@ -195,9 +195,7 @@ class EmbeddedWarehouse:
         stale = self.pgdata / "postmaster.pid"
         if stale.exists():
             stale.unlink()  # pg_isready said no server answers: a crash left it behind
-        self._pg(
-            "pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60", "start"
-        )
+        self._pg("pg_ctl", "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60", "start")
         for _ in range(60):
             if self.is_running():
                 return
@@ -208,8 +206,6 @@ class EmbeddedWarehouse:
         import psycopg
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute(
-                "select 1 from pg_database where datname = %s", (DATABASE,)
-            ).fetchone()
+            exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
             if not exists:
                 conn.execute(f'create database "{DATABASE}"')

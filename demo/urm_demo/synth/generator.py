@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from urm.synth.academic_calendar import TIMEZONE
-from urm.synth.circulation import CirculationSimulation
-from urm.synth.ezproxy import LOG_FORMATS, PLATFORM_HOSTS, EzproxySimulation, campus_range
-from urm.synth.items import Collection
-from urm.synth.people import FACULTY, STAFF, STUDENT, Person, build_roster
-from urm.synth.writers import Manifest, open_text
+from urm_demo.synth.academic_calendar import TIMEZONE
+from urm_demo.synth.circulation import CirculationSimulation
+from urm_demo.synth.ezproxy import LOG_FORMATS, PLATFORM_HOSTS, EzproxySimulation, campus_range
+from urm_demo.synth.items import Collection
+from urm_demo.synth.people import FACULTY, STAFF, STUDENT, Person, build_roster
+from urm_demo.synth.writers import Manifest, open_text
 
 PAGE_SIZE = 500
 ITEMS_PER_USER = 22  # the brief asks for about 15-30 items per user
@@ -115,7 +115,7 @@ def generate(
     _write_json(
         out_dir / "manifest.json",
         {
-            "generator": "urm.synth",
+            "generator": "urm_demo.synth",
             "args": {"users": users, "days": days, "seed": seed, "start": start.isoformat()},
             "period": {"first_day": start.isoformat(), "last_day": end.isoformat(), "timezone": TIMEZONE},
             "counts": summary.counts,

@@ -1,7 +1,7 @@
 """Run one DAG file through Airflow's local runner and exit non-zero when the run failed.
 
 `python dags/x.py` (the DAG file's own main) runs `dag.test()` too, but always exits 0; the demo
-needs the run's state, so it uses `python -m urm.run_dag dags/x.py [JSON_CONF]`.
+needs the run's state, so it uses `python -m urm.platform.run_dag dags/x.py [JSON_CONF]`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Platform glue: settings, the warehouse (embedded or by URL), dbt and Airflow runners."""
