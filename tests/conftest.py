@@ -84,3 +84,36 @@ def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(warehouse_url, autocommit=True) as connection:
         empty_landing(connection)
         yield connection
+
+
+# One demo run serves every end-to-end test file (tests/test_end_to_end*.py, which run one after
+# another): a small synthetic university through every DAG.
+DEMO_USERS, DEMO_DAYS, DEMO_SEED = 620, 40, 11  # more than one campus API page (500 people a page)
+
+
+@pytest.fixture(scope="session")
+def demo_run(
+    warehouse_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch_session: pytest.MonkeyPatch,
+) -> dict:
+    import io
+
+    from rich.console import Console
+    from urm_demo.run import run_demo
+
+    monkeypatch_session.setenv("URM_PSEUDONYM_KEY", TEST_KEY.decode())
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        empty_landing(conn)  # other tests' rows must not count here
+    sources = tmp_path_factory.mktemp("university")
+    console = Console(file=io.StringIO(), width=160)
+    first = run_demo(
+        users=DEMO_USERS, days=DEMO_DAYS, seed=DEMO_SEED, ils="koha", console=console, sources_dir=sources
+    )
+    return {"sources": sources, "counts": first, "console": console, "url": warehouse_url}
+
+
+@pytest.fixture(scope="session")
+def monkeypatch_session():  # noqa: ANN201
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch

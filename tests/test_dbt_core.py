@@ -298,7 +298,7 @@ def mart(built_warehouse: str) -> Iterator[psycopg.Connection]:
 
 
 def test_dim_user_is_the_latest_load_of_the_latest_snapshot(mart: psycopg.Connection) -> None:
-    users = rows_by(mart, "select * from marts.dim_user", "person_key")
+    users = rows_by(mart, "select * from marts.dim_user", "user_key")
     assert sorted(users) == [f"person-{n}" for n in ("alice", "bob", "carol", "dave", "erin", "frank")]
     alice = users["person-alice"]
     assert (alice["college_name"], alice["user_group"], alice["year_of_study"]) == (
@@ -312,7 +312,7 @@ def test_dim_user_is_the_latest_load_of_the_latest_snapshot(mart: psycopg.Connec
     assert users["person-carol"]["consent_profiling"] is False
 
 
-def test_dim_user_holds_no_identifier_but_the_person_key(mart: psycopg.Connection) -> None:
+def test_dim_user_holds_no_identifier_but_the_user_key(mart: psycopg.Connection) -> None:
     columns = {
         name
         for (name,) in mart.execute(
@@ -325,8 +325,8 @@ def test_dim_user_holds_no_identifier_but_the_person_key(mart: psycopg.Connectio
 
 def test_identity_links_drop_identifiers_shared_by_two_people(mart: psycopg.Connection) -> None:
     links = mart.execute(
-        "select identifier_kind, identifier_key, person_key from intermediate.int_identity_links "
-        "where person_key in ('person-alice', 'person-erin') order by 1, 2"
+        "select identifier_kind, identifier_key, user_key from intermediate.int_identity_links "
+        "where user_key in ('person-alice', 'person-erin') order by 1, 2"
     ).fetchall()
     assert links == [
         ("card", "c-alice", "person-alice"),

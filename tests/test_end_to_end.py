@@ -17,11 +17,9 @@ import pytest
 from rich.console import Console
 
 from ingest.pseudonym import Pseudonymiser
-from tests.conftest import TEST_KEY, empty_landing
+from tests.conftest import DEMO_DAYS, DEMO_SEED, DEMO_USERS, TEST_KEY
 
 pytestmark = pytest.mark.e2e
-
-USERS, DAYS, SEED = 620, 40, 11  # more than one campus API page (500 people a page)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -31,29 +29,6 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
     except UnicodeDecodeError:
         text = data.decode("gb18030")
     return list(csv.DictReader(io.StringIO(text)))
-
-
-@pytest.fixture(scope="module")
-def demo_run(
-    warehouse_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    monkeypatch_module: pytest.MonkeyPatch,
-) -> dict:
-    from urm_demo.run import run_demo
-
-    monkeypatch_module.setenv("URM_PSEUDONYM_KEY", TEST_KEY.decode())
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        empty_landing(conn)  # other tests' rows must not count here
-    sources = tmp_path_factory.mktemp("university")
-    console = Console(file=io.StringIO(), width=160)
-    first = run_demo(users=USERS, days=DAYS, seed=SEED, ils="koha", console=console, sources_dir=sources)
-    return {"sources": sources, "counts": first, "console": console, "url": warehouse_url}
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():  # noqa: ANN201
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +150,9 @@ def test_a_second_run_changes_no_count(demo_run: dict) -> None:
     from urm_demo.run import run_demo
 
     again = run_demo(
-        users=USERS,
-        days=DAYS,
-        seed=SEED,
+        users=DEMO_USERS,
+        days=DEMO_DAYS,
+        seed=DEMO_SEED,
         ils="koha",
         console=Console(file=io.StringIO()),
         sources_dir=demo_run["sources"],

@@ -182,10 +182,9 @@ def sessions(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> li
 
 
 def test_sessions_split_on_gap_and_platform_and_count_by_class(sessions: list[dict]) -> None:
-    alice = pseudonym("login", "alice@univ.edu")
     summary = [
         (
-            s["login_key"] == alice,
+            s["user_key"] == "person-alice",
             s["platform"],
             s["requests"],
             s["static_requests"],

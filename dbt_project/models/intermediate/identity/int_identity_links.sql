@@ -1,5 +1,5 @@
 -- Every pseudonymous identifier of the current roster, pointing at its person. Sources carry
--- cards, logins or ILS patron ids; joining here resolves them to the one person_key.
+-- cards, logins or ILS patron ids; joining here resolves them to the one user_key.
 with
 
 people as (
@@ -10,15 +10,15 @@ people as (
 
 identifiers as (
 
-    select 'person' as identifier_kind, person_key as identifier_key, person_key from people
+    select 'person' as identifier_kind, user_key as identifier_key, user_key from people
     union all
-    select 'card', card_key, person_key from people where card_key is not null
+    select 'card', card_key, user_key from people where card_key is not null
     union all
-    select 'login', login_key, person_key from people where login_key is not null
+    select 'login', login_key, user_key from people where login_key is not null
     union all
-    select 'patron', koha_patron_key, person_key from people where koha_patron_key is not null
+    select 'patron', koha_patron_key, user_key from people where koha_patron_key is not null
     union all
-    select 'patron', folio_patron_key, person_key from people where folio_patron_key is not null
+    select 'patron', folio_patron_key, user_key from people where folio_patron_key is not null
 
 ),
 
@@ -27,7 +27,7 @@ distinct_links as (
     select distinct
         identifier_kind,
         identifier_key,
-        person_key
+        user_key
     from identifiers
 
 ),
@@ -50,7 +50,7 @@ final as (
     select
         distinct_links.identifier_kind,
         distinct_links.identifier_key,
-        distinct_links.person_key
+        distinct_links.user_key
     from distinct_links
     left join ambiguous
         on distinct_links.identifier_kind = ambiguous.identifier_kind

@@ -65,7 +65,7 @@ latest_rows as (
     select
         people.*,
         row_number() over (
-            partition by people.person_key
+            partition by people.user_key
             order by
                 current_files.loaded_at desc nulls last,
                 -- only to stay deterministic when the load log lacks a batch
@@ -81,12 +81,12 @@ latest_rows as (
 final as (
 
     select
-        person_key,
+        user_key,
         card_key,
         login_key,
         koha_patron_key,
         folio_patron_key,
-        person_type,
+        user_type,
         college_code,
         college_name,
         major_code,

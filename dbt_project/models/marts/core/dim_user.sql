@@ -1,4 +1,4 @@
--- One row per person of the current roster. Only the pseudonymous person_key identifies a user:
+-- One row per person of the current roster. Only the pseudonymous user_key identifies a user:
 -- cards, logins and ILS ids stay in intermediate.int_identity_links.
 with
 
@@ -27,7 +27,7 @@ study_year as (
     select
         academic_year.*,
         case
-            when person_type = 'student'
+            when user_type = 'student'
                 then academic_year_start - entry_year + 1
         end as year_of_study
     from academic_year
@@ -37,12 +37,12 @@ study_year as (
 final as (
 
     select
-        person_key::text as person_key,
-        person_type::text as person_type,
+        user_key::text as user_key,
+        user_type::text as user_type,
         (case
-            when person_type = 'faculty' then 'faculty'
-            when person_type = 'staff' then 'staff'
-            when person_type <> 'student' then null
+            when user_type = 'faculty' then 'faculty'
+            when user_type = 'staff' then 'staff'
+            when user_type <> 'student' then null
             -- final-year students of any degree, including those past their expected year
             when expected_graduation_year <= academic_year_start + 1 then 'graduating'
             when degree_level in ('master', 'doctoral') then 'postgraduate'

@@ -31,7 +31,7 @@ final as (
 
     select
         loans.loan_key::text as loan_key,
-        patron_links.person_key::text as user_key,
+        patron_links.user_key::text as user_key,
         loans.ils::text as ils,
         loans.item_id::text as item_id,
         classes.letter::text as subject_class,

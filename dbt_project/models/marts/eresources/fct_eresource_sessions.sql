@@ -36,8 +36,7 @@ final as (
 
     select
         sessions.session_id,
-        identity_links.person_key as user_key,
-        sessions.login_key,
+        identity_links.user_key as user_key,
         sessions.platform,
         sessions.publisher,
         sessions.started_at,
@@ -56,7 +55,6 @@ final as (
 select
     session_id,
     user_key,
-    login_key,
     platform,
     publisher,
     started_at,

@@ -46,8 +46,8 @@ loan_activity as (
 final as (
 
     select
-        users.person_key::text as user_key,
-        users.person_type::text as user_type,
+        users.user_key::text as user_key,
+        users.user_type::text as user_type,
         users.user_group::text as user_group,
         coalesce(users.college_name, users.college_code)::text as college,
         coalesce(users.major_name, users.major_code)::text as major,
@@ -57,7 +57,7 @@ final as (
         {{ local_date('loan_activity.last_activity_at') }} as last_activity_date
     from users
     left join loan_activity
-        on users.person_key = loan_activity.user_key
+        on users.user_key = loan_activity.user_key
 
 )
 

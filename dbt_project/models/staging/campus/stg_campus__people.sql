@@ -10,7 +10,7 @@ renamed as (
 
     select
         -- ids (pseudonyms)
-        person_key,
+        person_key as user_key,
         card_key,
         login_key,
         koha_patron_key,
@@ -22,7 +22,7 @@ renamed as (
         source_line,
 
         -- dimensions
-        lower(trim(person_type)) as person_type,
+        lower(trim(person_type)) as user_type,
         college_code,
         college_name,
         major_code,
