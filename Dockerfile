@@ -13,4 +13,6 @@ RUN pip install --no-cache-dir uv==0.13.8 \
 COPY dags ./dags
 COPY dbt_project ./dbt_project
 USER airflow
-ENV URM_HOME=/opt/airflow/urm AIRFLOW__CORE__DAGS_FOLDER=/opt/urm/dags PYTHONPATH=/opt/urm
+ENV URM_HOME=/opt/airflow/urm URM_PROJECT_DIR=/opt/urm AIRFLOW__CORE__DAGS_FOLDER=/opt/urm/dags PYTHONPATH=/opt/urm
+# The manifest the warehouse DAG renders from, built once here rather than at every DAG parse.
+RUN python -m urm.platform.dbt

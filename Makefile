@@ -13,18 +13,26 @@ $(STAMP): pyproject.toml demo/pyproject.toml constraints.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,demo]'
 	@touch $(STAMP)
 
-demo: $(STAMP)  ## generate a synthetic university and run every DAG on the embedded PostgreSQL
+# The dbt manifest the warehouse DAG is rendered from (Cosmos LoadMode.DBT_MANIFEST): rebuilt
+# whenever a model, seed or macro changes.
+MANIFEST := .urm/dbt/target/manifest.json
+$(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' 2>/dev/null)
+	$(BIN)/python -m urm.platform.dbt > /dev/null
+
+demo: $(STAMP) $(MANIFEST)  ## generate a synthetic university and run every DAG on the embedded PostgreSQL
 	$(BIN)/urm demo
 
-test: $(STAMP)  ## the whole test suite (unit, integration, DAGs, end to end)
+test: $(STAMP) $(MANIFEST)  ## the whole test suite (unit, integration, DAGs, end to end)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)  ## speed and memory benchmarks; results go to BENCHMARKS.md by hand
+bench: $(STAMP) $(MANIFEST)  ## speed and memory benchmarks; results go to BENCHMARKS.md by hand
 	$(BIN)/python -m bench.ezproxy_ingest
 
-lint: $(STAMP)
-	$(BIN)/ruff check ingest urm expectations dags tests
-	$(BIN)/mypy ingest
+lint: $(STAMP)  ## the checks `make test` also runs: ruff format, ruff, mypy, sqlfluff
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/sqlfluff lint dbt_project/models
 
 lock:  ## re-resolve constraints.txt (only when pyproject.toml's dependencies change)
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev --extra demo --extra production \

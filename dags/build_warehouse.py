@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 
 import pendulum
+from airflow.sdk import task
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import LoadMode, TestBehavior
 
 from urm.platform.dbt import dbt_executable, manifest_path
 from urm.platform.settings import DBT_PROJECT_DIR
-from urm.steps.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS
+from urm.steps.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS, MARTS
 
 dag = DbtDag(
     dag_id="build_warehouse",
@@ -23,7 +24,9 @@ dag = DbtDag(
     doc_md=__doc__,
     project_config=ProjectConfig(
         dbt_project_path=DBT_PROJECT_DIR,
-        manifest_path=manifest_path() if manifest_path().exists() else None,
+        # Built when the project is installed (`make`) or the image is built (Dockerfile):
+        # `python -m urm.platform.dbt`. Rendering from it keeps dbt out of DAG parsing.
+        manifest_path=manifest_path(),
         install_dbt_deps=False,
     ),
     # Connection details come from URM_PG* in the environment (see dbt_project/profiles.yml).
@@ -34,7 +37,7 @@ dag = DbtDag(
     ),
     execution_config=ExecutionConfig(dbt_executable_path=dbt_executable()),
     render_config=RenderConfig(
-        load_method=LoadMode.AUTOMATIC,  # the parsed manifest when present, else `dbt ls`
+        load_method=LoadMode.DBT_MANIFEST,
         test_behavior=TestBehavior.BUILD,
         # A test on two models (relationships) runs as its own task once both are built.
         should_detach_multiple_parents_tests=True,
@@ -42,6 +45,19 @@ dag = DbtDag(
     operator_args={"install_deps": False},
     default_args={"retries": 0},
 )
+
+with dag:
+    leaves = [t for t in dag.tasks if not t.downstream_list]
+
+    @task(outlets=[MARTS])
+    def publish_marts() -> str:
+        """The marts are built and tested: let the BI role read the new tables, then emit the
+        marts Asset that export and report DAGs are scheduled on."""
+        from urm.steps.publish import publish_marts as publish
+
+        return publish()
+
+    leaves >> publish_marts()
 
 if __name__ == "__main__":
     dag.test()

@@ -1,3 +1,5 @@
+# TaskFlow passes XComArgs where the task functions declare their values' types.
+# mypy: disable-error-code="arg-type"
 """Delivers `raw.campus_people`: the campus roster (students, faculty, staff, colleges, majors,
 classes, consent flags) from the campus API pages in the landing folder, pseudonymised at ingest,
 then checked by the Great Expectations landing suite. Emits the campus Asset."""
@@ -34,7 +36,7 @@ def ingest_campus() -> None:
     validate(load())
 
 
-dag = ingest_campus()
+ingest_campus_dag = ingest_campus()
 
 if __name__ == "__main__":
-    dag.test()
+    ingest_campus_dag.test()

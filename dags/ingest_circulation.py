@@ -1,3 +1,5 @@
+# TaskFlow passes XComArgs where the task functions declare their values' types.
+# mypy: disable-error-code="arg-type"
 """Delivers the circulation landing tables (`raw.koha_statistics` or `raw.folio_loans`, and
 `raw.ils_items`) from the ILS exports in the landing folder (URM_ILS=koha|folio), pseudonymised
 at ingest, then checked by the Great Expectations landing suites. Emits the circulation Asset."""
@@ -34,7 +36,7 @@ def ingest_circulation() -> None:
     validate(load())
 
 
-dag = ingest_circulation()
+ingest_circulation_dag = ingest_circulation()
 
 if __name__ == "__main__":
-    dag.test()
+    ingest_circulation_dag.test()

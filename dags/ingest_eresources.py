@@ -1,3 +1,5 @@
+# TaskFlow passes XComArgs where the task functions declare their values' types.
+# mypy: disable-error-code="arg-type"
 """Delivers e-resource use: `raw.ezproxy_requests` from the EZproxy logs in the landing folder
 (each site with its own LogFormat), and `raw.counter_usage` harvested monthly over SUSHI from
 every configured platform (COUNTER R5 / R5.1 TR, DR, PR, IR). Each part is checked, then emits
@@ -39,10 +41,12 @@ def ingest_eresources() -> None:
 
     @task
     def harvest_counter() -> dict:
-        from urm.steps.eresources import harvest_and_load_counter, month_start
+        from ingest.counter.load import month_start
+        from urm.steps.eresources import harvest_and_load_counter
 
         context = get_current_context()
-        conf = (context.get("dag_run").conf if context.get("dag_run") else None) or {}
+        dag_run = context.get("dag_run")
+        conf = (dag_run.conf if dag_run is not None else None) or {}
         interval_start = context["data_interval_start"]
         begin = conf.get("begin") or f"{interval_start:%Y-%m}"
         end = conf.get("end") or begin
@@ -61,7 +65,7 @@ def ingest_eresources() -> None:
     check_counter(harvest_counter())
 
 
-dag = ingest_eresources()
+ingest_eresources_dag = ingest_eresources()
 
 if __name__ == "__main__":
-    dag.test()
+    ingest_eresources_dag.test()

@@ -122,7 +122,7 @@ def _work(fmt: Format, ctx: ParseContext, prefix: tuple[str, str], tasks: Any, r
                 rows += 1
             out += formatter.end()  # the formatter keeps a tail of up to 32 KiB: take it now
             results.put(("chunk", Chunk(bytes(out), rows, rejected)))
-    except BaseException as error:  # noqa: BLE001 - handed to the parent, which re-raises it
+    except BaseException as error:
         results.put(("error", error))
     finally:
         results.close()

@@ -16,7 +16,7 @@ import pytest
 
 # Airflow reads its settings when first imported: point it at the project's DAGs and a local
 # SQLite metadata database before any test imports it.
-from urm.platform.airflow_env import airflow_env  # noqa: E402
+from urm.platform.airflow_env import airflow_env
 from urm.platform.settings import PROJECT_ROOT
 
 for _name, _value in airflow_env().items():
@@ -114,6 +114,6 @@ def demo_run(
 
 
 @pytest.fixture(scope="session")
-def monkeypatch_session():  # noqa: ANN201
+def monkeypatch_session():
     with pytest.MonkeyPatch.context() as patch:
         yield patch

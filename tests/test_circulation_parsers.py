@@ -172,7 +172,7 @@ _field = st.text(
 
 @settings(deadline=None)  # file writes: no per-example deadline on a busy CI machine
 @given(st.lists(st.tuples(_field, _field), min_size=1, max_size=20))
-def test_koha_every_line_is_either_loaded_or_quarantined(tmp_path_factory, rows) -> None:  # noqa: ANN001
+def test_koha_every_line_is_either_loaded_or_quarantined(tmp_path_factory, rows) -> None:
     """Whatever the junk in the free-text fields, no line is ever lost: good + bad = lines."""
     body = []
     for other, location in rows:

@@ -121,3 +121,60 @@ def test_ingest_counter_over_sushi_with_the_real_client(
     assert denied.exit_code == 2 and "2020" in denied.output
     months = conn.execute("select count(distinct month) from raw.counter_usage").fetchone()
     assert months == (2,)
+
+
+def _one_line_error(result) -> str:
+    """A user error ends with exit 2 and one line, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def test_missing_file_is_one_line(cli_env: Path) -> None:
+    result = runner.invoke(app, ["ingest", "ezproxy", str(cli_env / "nowhere.log")])
+    assert "nowhere.log: no such file" in _one_line_error(result)
+
+
+def test_wrong_or_missing_format_is_one_line(cli_env: Path) -> None:
+    line = _one_line_error(runner.invoke(app, ["ingest", "circulation", "x.csv"]))
+    assert "--format" in line and "koha-csv" in line
+    unknown = runner.invoke(app, ["ingest", "nosuchsource", "x.csv"])
+    assert unknown.exit_code == 2 and "No such command" in unknown.output
+
+
+def test_option_of_another_format_is_refused(cli_env: Path) -> None:
+    args = ["ingest", "circulation", "--format", "folio-json", "--encoding", "gb18030", "x.json"]
+    assert "--encoding does not apply to --format folio-json" in _one_line_error(runner.invoke(app, args))
+
+
+def test_unreachable_warehouse_is_one_line(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("URM_WAREHOUSE_URL", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+    path = write(cli_env / "s.csv", f"{HEADER}\n{GOOD}\n")
+    line = _one_line_error(runner.invoke(app, ["ingest", "circulation", "-f", "koha-csv", str(path)]))
+    assert "cannot reach the warehouse" in line and "URM_WAREHOUSE_URL" in line
+
+
+def test_bad_key_is_one_line(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("URM_PSEUDONYM_KEY", "short")
+    path = write(cli_env / "s.csv", f"{HEADER}\n{GOOD}\n")
+    line = _one_line_error(runner.invoke(app, ["ingest", "circulation", "-f", "koha-csv", str(path)]))
+    assert "URM_PSEUDONYM_KEY is too short" in line
+
+
+def test_debug_shows_the_traceback(cli_env: Path) -> None:
+    result = runner.invoke(app, ["--debug", "ingest", "ezproxy", str(cli_env / "nowhere.log")])
+    assert result.exit_code == 2 and "Traceback" in result.output
+
+
+@pytest.mark.integration
+def test_ezproxy_loads_without_format_as_first_specified(conn: psycopg.Connection, cli_env: Path) -> None:
+    log = write(
+        cli_env / "access.log",
+        '10.1.2.3 - jdoe [01/Mar/2024:09:00:00 +0800] "GET http://www.jstor.org/x HTTP/1.1" 200 512\n',
+    )
+    result = runner.invoke(app, ["ingest", "ezproxy", "--log-format", '%h %l %u %t "%r" %s %b', str(log)])
+    assert result.exit_code == 0, result.output
+    assert conn.execute("select count(*) from raw.ezproxy_requests").fetchone() == (1,)

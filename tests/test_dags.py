@@ -11,7 +11,7 @@ EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_eresources", "build_w
 
 
 @pytest.fixture(scope="module")
-def dagbag():  # noqa: ANN201
+def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
     from urm.platform.airflow_env import airflow_env, ensure_metadata_db
@@ -20,11 +20,11 @@ def dagbag():  # noqa: ANN201
     return DagBag(dag_folder=str(DAGS_DIR))
 
 
-def test_no_import_errors(dagbag) -> None:  # noqa: ANN001
+def test_no_import_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
 
 
-def test_every_expected_dag_is_there_and_documented(dagbag) -> None:  # noqa: ANN001
+def test_every_expected_dag_is_there_and_documented(dagbag) -> None:
     assert set(dagbag.dag_ids) >= EXPECTED
     for dag_id in EXPECTED:
         dag = dagbag.dags[dag_id]
@@ -34,7 +34,7 @@ def test_every_expected_dag_is_there_and_documented(dagbag) -> None:  # noqa: AN
         assert dag.start_date.tzinfo is not None, dag_id
 
 
-def test_ingest_dags_emit_assets_after_validation(dagbag) -> None:  # noqa: ANN001
+def test_ingest_dags_emit_assets_after_validation(dagbag) -> None:
     for dag_id in EXPECTED - {"build_warehouse"}:
         dag = dagbag.dags[dag_id]
         outlets = [o.uri for t in dag.tasks for o in t.outlets]
@@ -44,7 +44,7 @@ def test_ingest_dags_emit_assets_after_validation(dagbag) -> None:  # noqa: ANN0
                 assert task.upstream_task_ids, f"{dag_id}.{task.task_id} emits before anything ran"
 
 
-def test_warehouse_dag_is_scheduled_on_the_ingest_assets_with_a_task_per_model(dagbag) -> None:  # noqa: ANN001
+def test_warehouse_dag_is_scheduled_on_the_ingest_assets_with_a_task_per_model(dagbag) -> None:
     dag = dagbag.dags["build_warehouse"]
     uris = {asset.uri for asset in dag.timetable.asset_condition.objects}
     assert uris == {
@@ -56,3 +56,11 @@ def test_warehouse_dag_is_scheduled_on_the_ingest_assets_with_a_task_per_model(d
     task_ids = " ".join(dag.task_ids)
     for model in ("stg_campus__people", "dim_user", "fct_loans", "user_persona"):
         assert model in task_ids, f"no task for {model}"
+
+
+def test_warehouse_dag_emits_the_marts_asset_after_every_model(dagbag) -> None:
+    dag = dagbag.dags["build_warehouse"]
+    [publish] = [t for t in dag.tasks if any(o.uri == "urm://warehouse/marts" for o in t.outlets)]
+    models = [t for t in dag.tasks if t is not publish and not t.downstream_list]
+    assert not models, f"tasks that end outside publish_marts: {[t.task_id for t in models]}"
+    assert len(publish.get_flat_relative_ids(upstream=True)) > 10

@@ -87,7 +87,7 @@ def test_newer_batch_replaces_rows_with_the_same_replace_keys(
     conn.execute("drop table if exists raw.test_monthly")
     conn.execute(table.ddl())
 
-    def parse(path, ctx):  # noqa: ANN001, ANN202
+    def parse(path, ctx):
         for i, line in enumerate(path.read_text().splitlines(), 1):
             platform, month, n = line.split(",")
             yield ((i, (platform, month, int(n))) if n.isdigit() else Rejected(i, "n", "not a number", line))

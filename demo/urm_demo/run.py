@@ -78,7 +78,7 @@ def run_demo(
     return counts
 
 
-def _eresource_services(sources: Path, *, days: int, seed: int):  # noqa: ANN202
+def _eresource_services(sources: Path, *, days: int, seed: int):
     """Start the synthetic publishers' SUSHI endpoint for the length of the demo."""
     from urm_demo.sushi import synthetic_sushi
 
@@ -103,17 +103,17 @@ def warehouse_counts(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
         ).fetchall()
         return [r[0] for r in rows]
 
-    raw = {
-        t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0]
-        for t in tables("raw")
-        if t != "load_log"
-    }
-    quarantined = dict(
+    def count(relation: str) -> int:
+        row = conn.execute(f"select count(*) from {relation}").fetchone()
+        return int(row[0]) if row else 0
+
+    raw = {t: count(f'raw."{t}"') for t in tables("raw") if t != "load_log"}
+    quarantined: dict[str, int] = dict(
         conn.execute(
             "select target_table, count(*) from quarantine.rejected_rows group by 1 order by 1"
         ).fetchall()
     )
-    marts = {t: conn.execute(f'select count(*) from marts."{t}"').fetchone()[0] for t in tables("marts")}
+    marts = {t: count(f'marts."{t}"') for t in tables("marts")}
     return {"raw": raw, "quarantine": quarantined, "marts": marts}
 
 

@@ -76,7 +76,7 @@ class SushiServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/r51"
+        return f"http://{host!r}:{port}/r51".replace("'", "")
 
     def __enter__(self) -> SushiServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True, name="sushi-server")
@@ -188,9 +188,7 @@ class SushiServer:
         return 200, {"Report_Header": header, "Report_Items": self._items(report, records)}
 
     def _items(self, report: str, records: list[UsageRecord]) -> list[dict[str, Any]]:
-        grouped: dict[tuple[Any, ...], dict[str, dict[str, dict[str, int]]]] = defaultdict(
-            lambda: defaultdict(dict)
-        )
+        grouped: dict[tuple[Any, ...], dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
         for r in records:
             key = (
                 r.platform,
@@ -229,7 +227,7 @@ class SushiServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 params = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 server.requests.append(parts.path)
@@ -241,7 +239,7 @@ class SushiServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # quiet: tests and the demo print their own progress
 
         return Handler

@@ -29,7 +29,7 @@ def _required_text(record: dict[str, Any], field: str) -> str:
     return value.strip()
 
 
-def _instant(record: dict[str, Any], field: str, *, required: bool = False):  # noqa: ANN202
+def _instant(record: dict[str, Any], field: str, *, required: bool = False):
     value = record.get(field)
     if value in (None, ""):
         if required:
@@ -86,7 +86,7 @@ def _item(record: Any, ctx: ParseContext) -> tuple[Any, ...]:
     )
 
 
-def _parse(path: Path, ctx: ParseContext, keys: tuple[str, ...], build) -> Iterator[ParsedItem]:  # noqa: ANN001
+def _parse(path: Path, ctx: ParseContext, keys: tuple[str, ...], build) -> Iterator[ParsedItem]:
     for line, record in iter_records(path, keys):
         if isinstance(record, json.JSONDecodeError):
             yield Rejected(line, "(json)", f"not valid JSON from here on: {record.msg}", "")

@@ -61,7 +61,7 @@ def _write_exceptions(
             )
 
 
-def record_exceptions(format_name: str):  # noqa: ANN201
+def record_exceptions(format_name: str):
     """The after_load hook of the COUNTER formats: the report's exceptions, same batch id;
     their explanations come back as the load's warnings."""
 

@@ -132,7 +132,7 @@ def _get(url: str, timeout: float) -> _Response:
         url, headers={"Accept": "application/json", "User-Agent": "library-urm-sushi/1"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return _Response(response.status, response.read(), _retry_after(response.headers))
     except urllib.error.HTTPError as err:
         return _Response(err.code, err.read() or b"", _retry_after(err.headers))

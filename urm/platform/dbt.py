@@ -59,3 +59,27 @@ def run_dbt(*args: str, url: str | None = None, check: bool = True) -> subproces
 def manifest_path() -> Path:
     """Where `dbt parse` leaves the manifest that Cosmos renders the warehouse DAG from."""
     return urm_home() / "dbt" / "target" / "manifest.json"
+
+
+def parse_manifest() -> Path:
+    """`dbt parse` into manifest_path(), without a server (dbt parse never connects).
+
+    Run when the project is installed (`make`) and when the image is built (Dockerfile), so that
+    Airflow renders the warehouse DAG from the manifest instead of running dbt at parse time."""
+    home = urm_home()
+    env = {
+        **os.environ,
+        "DBT_TARGET_PATH": str(home / "dbt" / "target"),
+        "DBT_LOG_PATH": str(home / "dbt" / "logs"),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    cmd = [dbt_executable(), "parse", "--project-dir", str(DBT_PROJECT_DIR)]
+    result = subprocess.run(cmd, env=env, text=True, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    return manifest_path()
+
+
+if __name__ == "__main__":  # `python -m urm.platform.dbt`: what the Makefile and Dockerfile run
+    print(parse_manifest())

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 
 class FileProgress:
@@ -22,7 +22,7 @@ class FileProgress:
             console=console,
             transient=True,
         )
-        self._task = None
+        self._task: TaskID | None = None
         self._started = time.monotonic()
 
     def __enter__(self) -> FileProgress:

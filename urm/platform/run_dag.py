@@ -15,8 +15,14 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print(__doc__)
         return 2
+    from airflow.sdk import DAG
+
     namespace = runpy.run_path(argv[0], run_name="urm_run_dag")
-    dag = namespace["dag"]
+    dags = [value for value in namespace.values() if isinstance(value, DAG)]
+    if len(dags) != 1:
+        print(f"{argv[0]}: expected one DAG, found {len(dags)}")
+        return 2
+    dag = dags[0]
     conf = json.loads(argv[1]) if len(argv) > 1 else None
     run = dag.test(run_conf=conf)
     state = str(getattr(run, "state", "unknown"))

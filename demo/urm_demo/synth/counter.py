@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 # platform -> (publisher, data type of its titles, relative size)
 PLATFORMS: dict[str, tuple[str, str, float]] = {
@@ -93,7 +94,9 @@ def synthetic_counter_usage(
                 platform_requests += requests
                 platform_unique += unique
                 platform_investigations += investigations
-                common = dict(platform=platform, publisher=publisher, data_type=data_type, month=month)
+                common: dict[str, Any] = dict(
+                    platform=platform, publisher=publisher, data_type=data_type, month=month
+                )
                 for metric, count in (
                     ("Total_Item_Requests", requests),
                     ("Unique_Item_Requests", unique),

@@ -193,7 +193,7 @@ class EzproxySimulation:
     def _platform_choice(self, person: Person) -> tuple[tuple[str, ...], tuple[float, ...]]:
         code = person.college.code if person.college else ""
         if code not in self._platforms:
-            weights = dict(BASE_PLATFORM_WEIGHTS)
+            weights: dict[str, float] = dict(BASE_PLATFORM_WEIGHTS)
             if person.college:
                 for host, weight in person.college.platforms.items():
                     weights[host] = weight

@@ -242,6 +242,7 @@ def build_roster(rng: random.Random, users: int, start: date, end: date) -> list
         status = "active"
         active_from, active_until = start, end
         if person_type == STUDENT:
+            assert college is not None  # every student belongs to a college
             major = rng.choice(college.majors)
             draw = rng.random()
             if draw < shape.doctoral_share:
@@ -280,6 +281,7 @@ def build_roster(rng: random.Random, users: int, start: date, end: date) -> list
                 college = None
                 unit = rng.choice(OFFICES)
             else:
+                assert college is not None
                 unit = (college.code, college.name, college.name_en)
             if person_type == FACULTY:
                 major = None

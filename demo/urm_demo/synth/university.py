@@ -6,6 +6,7 @@ spills over into general reading, so a software engineer still borrows a novel n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -25,7 +26,7 @@ class College:
     size: float  # relative number of students
     majors: tuple[Major, ...]
     # Relative use of each e-resource platform, by host (see ezproxy.PLATFORM_HOSTS).
-    platforms: dict[str, float] = field(default_factory=dict)
+    platforms: Mapping[str, float] = field(default_factory=dict)
 
 
 ENGINEERING_PLATFORMS = {

@@ -53,7 +53,7 @@ class _GzipText(io.TextIOWrapper):
     def __init__(self, path: Path, encoding: str) -> None:
         self._raw = open(path, "wb")  # noqa: SIM115 - closed in close()
         compressed = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6)
-        super().__init__(io.BufferedWriter(compressed, 1 << 20), encoding=encoding, newline="")
+        super().__init__(io.BufferedWriter(compressed, 1 << 20), encoding=encoding, newline="")  # type: ignore[arg-type]
 
     def close(self) -> None:
         super().close()
@@ -65,7 +65,7 @@ def open_text(path: Path, encoding: str = "utf-8", *, compressed: bool = False) 
     path.parent.mkdir(parents=True, exist_ok=True)
     if compressed:
         return _GzipText(path, encoding)
-    return open(path, "w", encoding=encoding, newline="", buffering=1 << 20)  # noqa: SIM115
+    return open(path, "w", encoding=encoding, newline="", buffering=1 << 20)
 
 
 class MonthlyFiles:

@@ -22,8 +22,10 @@ keyed as (
         -- a loan without its UUID is known by item, start time and borrower
         coalesce(
             loans.loan_id,
-            concat_ws('|', loans.item_id, {{ epoch_text('loans.loaned_at') }},
-                coalesce(loans.patron_key, ''))
+            concat_ws(
+                '|', loans.item_id, {{ epoch_text('loans.loaned_at') }},
+                coalesce(loans.patron_key, '')
+            )
         ) as natural_key
     from loans
     left join loads

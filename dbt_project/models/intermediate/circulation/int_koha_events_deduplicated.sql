@@ -28,8 +28,7 @@ deduplicated as (
     select distinct on (
         event_at, event_type, item_id, patron_key, branch, other, amount,
         item_type, location, collection_code, patron_category, interface, occurrence
-    )
-        *
+    ) *
     from numbered
     order by
         event_at, event_type, item_id, patron_key, branch, other, amount,
@@ -41,7 +40,8 @@ deduplicated as (
 final as (
 
     select
-        md5(concat_ws('|',
+        md5(concat_ws(
+            '|',
             {{ epoch_text('event_at') }},
             event_type,
             coalesce(item_id, ''),

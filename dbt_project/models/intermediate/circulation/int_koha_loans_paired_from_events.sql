@@ -22,7 +22,8 @@ circulation as (
         case event_type when 'return' then 0 when 'renew' then 2 else 1 end as same_time_order
     from events
     -- an event without a time or an item cannot be placed in an item's history
-    where event_type in ('issue', 'onsite_checkout', 'return', 'renew')
+    where
+        event_type in ('issue', 'onsite_checkout', 'return', 'renew')
         and item_id is not null
         and event_at is not null
 
@@ -64,7 +65,8 @@ returns as (
         min(event_at) as returned_at,
         min(item_position) as return_position
     from sequenced
-    where event_type = 'return'
+    where
+        event_type = 'return'
         and loan_sequence > 0
     group by item_id, loan_sequence
 
@@ -78,9 +80,11 @@ renewals as (
         count(*) as renewals
     from sequenced
     left join returns
-        on sequenced.item_id = returns.item_id
-        and sequenced.loan_sequence = returns.loan_sequence
-    where sequenced.event_type = 'renew'
+        on
+            sequenced.item_id = returns.item_id
+            and sequenced.loan_sequence = returns.loan_sequence
+    where
+        sequenced.event_type = 'renew'
         and sequenced.loan_sequence > 0
         -- a renewal recorded after the return (same second included) is not part of the loan
         and (returns.return_position is null or sequenced.item_position < returns.return_position)
@@ -99,11 +103,13 @@ final as (
         coalesce(renewals.renewals, 0)::integer as renewals
     from issues
     left join returns
-        on issues.item_id = returns.item_id
-        and issues.loan_sequence = returns.loan_sequence
+        on
+            issues.item_id = returns.item_id
+            and issues.loan_sequence = returns.loan_sequence
     left join renewals
-        on issues.item_id = renewals.item_id
-        and issues.loan_sequence = renewals.loan_sequence
+        on
+            issues.item_id = renewals.item_id
+            and issues.loan_sequence = renewals.loan_sequence
 
 )
 

@@ -23,7 +23,9 @@ campus_networks as (
 
 hosts as (
 
-    select distinct site_host from requests where site_host is not null
+    select distinct site_host
+    from requests
+    where site_host is not null
 
 ),
 
@@ -38,8 +40,9 @@ host_platforms as (
         platforms.platform_kind
     from hosts
     inner join platforms
-        on hosts.site_host = platforms.host_pattern
-        or right(hosts.site_host, length(platforms.host_pattern) + 1)
+        on
+            hosts.site_host = platforms.host_pattern
+            or right(hosts.site_host, length(platforms.host_pattern) + 1)
             = '.' || platforms.host_pattern
     order by hosts.site_host, length(platforms.host_pattern) desc
 
@@ -47,7 +50,9 @@ host_platforms as (
 
 networks as (
 
-    select distinct client_network from requests where client_network is not null
+    select distinct client_network
+    from requests
+    where client_network is not null
 
 ),
 
@@ -55,10 +60,11 @@ network_campus as (
 
     select
         networks.client_network,
-        exists (
+        -- network_subeq(a, b) is a <<= b: the /24 lies inside one of the campus ranges
+        exists(
             select 1
             from campus_networks
-            where networks.client_network <<= campus_networks.network
+            where network_subeq(networks.client_network, campus_networks.network)
         ) as on_campus
     from networks
 

@@ -28,7 +28,8 @@ flagged as (
         *,
         case
             when previous_requested_at is null then 1
-            when requested_at - previous_requested_at
+            when
+                requested_at - previous_requested_at
                 > make_interval(mins => {{ var('eresource_session_gap_minutes', 30) }}) then 1
             else 0
         end as starts_session
@@ -66,7 +67,7 @@ final as (
         -- the id depends on who, where and when the session began, not on a running number,
         -- so it survives reloads and the purge of older rows
         md5(login_key || '|' || platform || '|' || {{ epoch_text('session_started_at') }})
-            as session_id,
+        as session_id,
         request_id,
         login_key,
         platform,

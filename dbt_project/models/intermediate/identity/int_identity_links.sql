@@ -10,15 +10,39 @@ people as (
 
 identifiers as (
 
-    select 'person' as identifier_kind, user_key as identifier_key, user_key from people
+    select
+        'person' as identifier_kind,
+        user_key as identifier_key,
+        user_key
+    from people
     union all
-    select 'card', card_key, user_key from people where card_key is not null
+    select
+        'card' as identifier_kind,
+        card_key as identifier_key,
+        user_key
+    from people
+    where card_key is not null
     union all
-    select 'login', login_key, user_key from people where login_key is not null
+    select
+        'login' as identifier_kind,
+        login_key as identifier_key,
+        user_key
+    from people
+    where login_key is not null
     union all
-    select 'patron', koha_patron_key, user_key from people where koha_patron_key is not null
+    select
+        'patron' as identifier_kind,
+        koha_patron_key as identifier_key,
+        user_key
+    from people
+    where koha_patron_key is not null
     union all
-    select 'patron', folio_patron_key, user_key from people where folio_patron_key is not null
+    select
+        'patron' as identifier_kind,
+        folio_patron_key as identifier_key,
+        user_key
+    from people
+    where folio_patron_key is not null
 
 ),
 
@@ -53,8 +77,9 @@ final as (
         distinct_links.user_key
     from distinct_links
     left join ambiguous
-        on distinct_links.identifier_kind = ambiguous.identifier_kind
-        and distinct_links.identifier_key = ambiguous.identifier_key
+        on
+            distinct_links.identifier_kind = ambiguous.identifier_kind
+            and distinct_links.identifier_key = ambiguous.identifier_key
     where ambiguous.identifier_key is null
 
 )

@@ -44,8 +44,9 @@ final as (
     left join patron_links
         on loans.patron_key = patron_links.identifier_key
     left join items
-        on loans.ils = items.ils
-        and loans.item_id = items.item_id
+        on
+            loans.ils = items.ils
+            and loans.item_id = items.item_id
     left join classes
         on items.call_number_letter = classes.letter
 

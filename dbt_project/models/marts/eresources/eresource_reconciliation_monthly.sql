@@ -56,7 +56,8 @@ counter_monthly as (
     left join platform_names
         on counter_usage.platform = platform_names.counter_platform
     -- PR holds the platform totals; TR/DR/IR would count the same use again
-    where counter_usage.report_id = 'PR'
+    where
+        counter_usage.report_id = 'PR'
         and counter_usage.platform is not null
     group by coalesce(platform_names.platform, counter_usage.platform), counter_usage.month
 
@@ -75,8 +76,9 @@ joined as (
         counter_monthly.platform is not null as has_counter
     from proxy_monthly
     full outer join counter_monthly
-        on proxy_monthly.platform = counter_monthly.platform
-        and proxy_monthly.month = counter_monthly.month
+        on
+            proxy_monthly.platform = counter_monthly.platform
+            and proxy_monthly.month = counter_monthly.month
 
 ),
 

@@ -26,7 +26,10 @@ sessions as (
         count(*) filter (where request_class = 'static')::integer as static_requests,
         count(*) filter (where request_class = 'denied')::integer as denied_requests,
         -- where the session began: people rarely change networks within half an hour
-        (array_agg(on_campus order by requested_at, request_id))[1] as on_campus
+        (array_agg(
+            on_campus
+            order by requested_at, request_id
+        ))[1] as on_campus
     from requests
     group by session_id, login_key, platform, publisher
 
@@ -36,7 +39,7 @@ final as (
 
     select
         sessions.session_id,
-        identity_links.user_key as user_key,
+        identity_links.user_key,
         sessions.platform,
         sessions.publisher,
         sessions.started_at,

@@ -22,7 +22,8 @@ renamed as (
         finished_at as loaded_at
 
     from source
-    where target_table = 'campus_people'
+    where
+        target_table = 'campus_people'
         and status = 'loaded'
 
 )

@@ -1,0 +1,15 @@
+"""The last step of the warehouse DAG: the marts are built and tested; make them readable to BI."""
+
+from __future__ import annotations
+
+from ingest.run import connect
+from ingest.schema import migrate
+from urm.platform.warehouse import warehouse_url
+
+
+def publish_marts() -> str:
+    """Grant the BI role SELECT on every mart table (new ones included) and count them."""
+    with connect(warehouse_url()) as conn:
+        migrate(conn)
+        row = conn.execute("select count(*) from pg_tables where schemaname = 'marts'").fetchone()
+    return f"{row[0] if row else 0} mart tables published"
