@@ -1,8 +1,9 @@
 # TaskFlow passes XComArgs where the task functions declare their values' types.
 # mypy: disable-error-code="arg-type"
 """Delivers the circulation landing tables (`raw.koha_statistics` or `raw.folio_loans`, and
-`raw.ils_items`) from the ILS exports in the landing folder (URM_ILS=koha|folio), pseudonymised
-at ingest, then checked by the Great Expectations landing suites. Emits the circulation Asset."""
+`raw.ils_items`) from the ILS exports in the landing folder (every format whose files are there,
+or those URM_CIRCULATION_FORMATS names), pseudonymised at ingest, then checked by the Great
+Expectations landing suites. Emits the circulation Asset."""
 
 from __future__ import annotations
 

@@ -8,33 +8,39 @@ Format `sushi` harvests reports from a SUSHI server into the landing folder, the
 from ingest.counter import json_report, tsv
 from ingest.counter.load import record_exceptions, sushi_fetch
 from ingest.counter.tables import COUNTER_EXCEPTIONS, COUNTER_USAGE
-from ingest.model import FetchStep, Format, Option, Source
+from ingest.model import FetchStep, Format, Option, Parser, Source
 
 CUSTOMER_ID = Option(
     "customer_id", "COUNTER customer id the reports belong to, when the report does not say."
 )
 
-COUNTER_JSON = Format(
-    source="counter",
-    name="counter-json",
-    table=COUNTER_USAGE,
-    parse=json_report.parse,
-    description="COUNTER R5 or R5.1 JSON report (a SUSHI response saved to a file)",
-    options=(CUSTOMER_ID,),
-    landing=("counter/*.json",),
-    extra_tables=(COUNTER_EXCEPTIONS,),
-    after_load=record_exceptions("counter-json"),
+
+def _report_format(name: str, parse: Parser, description: str, landing: str) -> Format:
+    """A COUNTER report file: usage rows, and the report's exceptions in the same load."""
+    return Format(
+        source="counter",
+        name=name,
+        table=COUNTER_USAGE,
+        parse=parse,
+        description=description,
+        options=(CUSTOMER_ID,),
+        landing=(landing,),
+        extra_tables=(COUNTER_EXCEPTIONS,),
+        after_load=record_exceptions(name),
+    )
+
+
+COUNTER_JSON = _report_format(
+    "counter-json",
+    json_report.parse,
+    "COUNTER R5 or R5.1 JSON report (a SUSHI response saved to a file)",
+    "counter/*.json",
 )
-COUNTER_TSV = Format(
-    source="counter",
-    name="counter-tsv",
-    table=COUNTER_USAGE,
-    parse=tsv.parse,
-    description="COUNTER R5 or R5.1 tabular report (TSV, UTF-8 with or without BOM)",
-    options=(CUSTOMER_ID,),
-    landing=("counter/*.tsv",),
-    extra_tables=(COUNTER_EXCEPTIONS,),
-    after_load=record_exceptions("counter-tsv"),
+COUNTER_TSV = _report_format(
+    "counter-tsv",
+    tsv.parse,
+    "COUNTER R5 or R5.1 tabular report (TSV, UTF-8 with or without BOM)",
+    "counter/*.tsv",
 )
 SUSHI = Format(
     source="counter",
