@@ -15,7 +15,8 @@
 -- A span of one day is that day's measured figure. The amount of a span of several days (a gap
 -- in the readings) is shared among its days in proportion to their expected figures (the average
 -- of the same weekday over the previous var gate_estimate_weeks (4) weeks of measured days;
--- evenly when no day has one), closed days getting nothing; those days are flagged estimated.
+-- evenly when no day has one or all expect 0), closed days getting nothing; those days are flagged
+-- estimated; a figure whose days were all closed is kept aside.
 -- A day no span covers (a failed poll, a day without interval counts) is estimated as that
 -- average (null when there is no history). A closed day (gate_closures seed, or a reading that
 -- says the gate was closed) counts 0 visitors; a figure measured on it is kept aside.
@@ -329,7 +330,8 @@ shared as (
 
     select
         weighted.*,
-        sum(weight) over (partition by span_id) as span_weight
+        sum(weight) over (partition by span_id) as span_weight,
+        count(*) filter (where not closed) over (partition by span_id) as open_days
     from weighted
 
 ),
@@ -345,12 +347,13 @@ final as (
             when closed then 0
             when span_id is null then weekday_average
             when span_weight > 0 then amount * weight / span_weight
+            -- expected figures all 0 (days that are usually empty): evenly over the open days
+            when open_days > 0 then amount / open_days
             else 0
         end, 4) as visitors,
         round(case
             when not closed or span_id is null then 0
-            when span_days = 1 then amount
-            when span_weight = 0 then amount / span_days
+            when open_days = 0 then amount / span_days
             else 0
         end, 4) as closed_visitors,
         round(weekday_average, 4) as weekday_average,
