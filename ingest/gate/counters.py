@@ -101,7 +101,10 @@ def parse_counter_cumulative(path: Path, ctx: ParseContext) -> Iterator[ParsedIt
         text = line.fields[value_at]
         status = _reading_status(text)
         if status is not None:
-            yield line.number, (counter, day, None, status, text.strip().strip('"') or None, counter_max, bidirectional)
+            yield (
+                line.number,
+                (counter, day, None, status, text.strip().strip('"') or None, counter_max, bidirectional),
+            )
             continue
         try:
             reading = _whole_number(text, "count")
