@@ -183,3 +183,26 @@ def test_counter_figures_carry_no_identifier(counts: dict) -> None:
         "weekday_average", "span_days", "estimated", "closed", "spike", "rollover", "reset",
     }  # fmt: skip
     assert json.dumps(sorted(counts["rows"]))  # counters only
+
+
+def test_gate_models_are_documented() -> None:
+    """Every gate model is described, every column too, and every mart column is typed."""
+    import yaml
+
+    from urm.platform.settings import DBT_PROJECT_DIR
+
+    root = DBT_PROJECT_DIR / "models"
+    for folder in ("staging/gate", "intermediate/gate", "marts/gate"):
+        sql_models = {p.stem for p in (root / folder).glob("*.sql")}
+        documented = {
+            model["name"]: model
+            for yml in (root / folder).glob("_*__models.yml")
+            for model in yaml.safe_load(yml.read_text())["models"]
+        }
+        assert sql_models == set(documented), folder
+        for name, model in documented.items():
+            assert model.get("description"), name
+            for column in model.get("columns", []):
+                assert column.get("description"), f"{name}.{column['name']}"
+                if folder.startswith("marts"):
+                    assert column.get("data_type"), f"{name}.{column['name']}"

@@ -1,4 +1,5 @@
--- One row per site and local hour, from the first to the last hour with any gate activity there:
+-- One row per site and local hour, from the first to the last hour with any gate activity there
+-- (someone inside included):
 -- turnstile entries and exits, denied swipes, how many were inside, and how many the people
 -- counters counted, so that one can see what share of visitors the swipes identify.
 with
@@ -122,6 +123,8 @@ activity as (
     select site_code, hour_start from denied
     union all
     select site_code, hour_start from counted
+    union all
+    select site_code, hour_start from occupancy
 
 ),
 
