@@ -13,11 +13,11 @@ from cosmos.constants import LoadMode, TestBehavior
 
 from urm.platform.dbt import dbt_executable, manifest_path
 from urm.platform.settings import DBT_PROJECT_DIR
-from urm.steps.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS, MARTS
+from urm.steps.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS, GATE, MARTS
 
 dag = DbtDag(
     dag_id="build_warehouse",
-    schedule=(CAMPUS_PEOPLE | CIRCULATION | EZPROXY_REQUESTS | COUNTER_USAGE),
+    schedule=(CAMPUS_PEOPLE | CIRCULATION | EZPROXY_REQUESTS | COUNTER_USAGE | GATE),
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,
     tags=["urm", "warehouse", "dbt"],

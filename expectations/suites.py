@@ -187,3 +187,117 @@ LANDING_SUITES: dict[str, Callable[[datetime], ExpectationSuite]] = {
     "folio_loans": folio_loans_suite,
     "ils_items": ils_items_suite,
 }
+
+
+# -- the entrance gates ----------------------------------------------------------------------------
+
+GATE_DIRECTIONS = ["in", "out"]
+GATE_RESULTS = ["granted", "denied"]
+COUNTER_READING_STATUSES = ["ok", "missing", "broken", "closed"]
+COUNTER_LAYOUTS = ["two-block", "sum-columns", "polled-totals"]
+# A cumulative counter shows at most 7 digits in practice; a reading beyond this is a misparse.
+PLAUSIBLE_READING = 10**9
+# No door lets 100,000 people through in one interval (a day, for polled totals).
+PLAUSIBLE_INTERVAL_COUNT = 100_000
+
+
+def known_gates() -> list[str]:
+    """The turnstiles of the gate_devices seed: swipes at any other gate belong to no site."""
+    import csv
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "gate_devices.csv"
+    with open(seed, newline="", encoding="utf-8") as handle:
+        return sorted(r["device_id"] for r in csv.DictReader(handle) if r["device_kind"] == "turnstile")
+
+
+def _no_rows(query: str, why: str) -> Expectation:
+    return _noted(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query, meta={REDACT: True}), why)
+
+
+def gate_passages_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.gate.tables import GATE_PASSAGES
+
+    return ExpectationSuite(
+        name="landing.gate_passages",
+        expectations=[
+            *_shape_and_volume(GATE_PASSAGES),
+            *_not_null("gate", "direction", "result", "passed_at"),
+            *_pseudonyms("card_key"),
+            _one_of("direction", GATE_DIRECTIONS),
+            _one_of("result", GATE_RESULTS),
+            _noted(
+                gxe.ExpectColumnValuesToBeInSet(column="gate", value_set=known_gates()),
+                "every turnstile must be in the gate_devices seed, or its swipes belong to no site",
+            ),
+            _not_in_future("passed_at", as_of, EARLIEST_EVENT),
+            _no_rows(
+                "select * from {batch} where period_start is not null "
+                "and (passed_at < period_start or passed_at >= period_end)",
+                "a swipe outside the day or month its file covers: a wrong clock or a misnamed file",
+            ),
+        ],
+    )
+
+
+def gate_counter_readings_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.gate.tables import GATE_COUNTER_READINGS
+
+    return ExpectationSuite(
+        name="landing.gate_counter_readings",
+        expectations=[
+            *_shape_and_volume(GATE_COUNTER_READINGS),
+            *_not_null("counter_id", "reading_date", "reading_status"),
+            _one_of("reading_status", COUNTER_READING_STATUSES),
+            _not_in_future("reading_date", as_of.date(), date(EARLIEST_EVENT.year, 1, 1)),
+            _noted(
+                gxe.ExpectColumnValuesToBeBetween(column="reading", min_value=0, max_value=PLAUSIBLE_READING),
+                "a cumulative reading is a count a counter can show",
+            ),
+            _no_rows(
+                "select * from {batch} where counter_max is not null and reading > counter_max",
+                "a reading above the counter's maximum",
+            ),
+        ],
+    )
+
+
+def gate_counter_intervals_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.gate.tables import GATE_COUNTER_INTERVALS
+
+    return ExpectationSuite(
+        name="landing.gate_counter_intervals",
+        expectations=[
+            *_shape_and_volume(GATE_COUNTER_INTERVALS),
+            *_not_null("counter_id", "layout", "interval_end", "interval_status"),
+            _one_of("layout", COUNTER_LAYOUTS),
+            _one_of("interval_status", ["ok", "failed"]),
+            _not_in_future("interval_end", as_of, EARLIEST_EVENT),
+            *(
+                _noted(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=c, min_value=0, max_value=PLAUSIBLE_INTERVAL_COUNT
+                    ),
+                    "a count of people through a door in one interval",
+                )
+                for c in ("count_in", "count_out")
+            ),
+            _noted(
+                gxe.ExpectColumnValuesToBeBetween(column="record_id", min_value=0, max_value=4294967295),
+                "device record ids are unsigned 32-bit numbers that wrap",
+            ),
+            _no_rows(
+                "select * from {batch} where interval_start is not null and interval_end <= interval_start",
+                "an interval that ends before it starts",
+            ),
+        ],
+    )
+
+
+LANDING_SUITES.update(
+    {
+        "gate_passages": gate_passages_suite,
+        "gate_counter_readings": gate_counter_readings_suite,
+        "gate_counter_intervals": gate_counter_intervals_suite,
+    }
+)

@@ -8,6 +8,7 @@ import pytest
 from urm.platform.settings import DAGS_DIR
 
 EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse"}
+EXPECTED |= {"ingest_gate"}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,7 @@ def test_warehouse_dag_is_scheduled_on_the_ingest_assets_with_a_task_per_model(d
         "urm://warehouse/raw/circulation",
         "urm://warehouse/raw/ezproxy_requests",
         "urm://warehouse/raw/counter_usage",
+        "urm://warehouse/raw/gate",
     }
     task_ids = " ".join(dag.task_ids)
     for model in ("stg_campus__people", "dim_user", "fct_loans", "user_persona"):

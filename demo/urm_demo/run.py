@@ -22,7 +22,7 @@ from urm_demo.sushi import harvest_range
 
 # Dependency order: the ingest DAGs produce the Assets the warehouse DAG is scheduled on.
 ILS_FORMATS = {"koha": "koha-items-csv,koha-csv", "folio": "folio-items-json,folio-json"}
-DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse")
+DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "ingest_gate", "build_warehouse")
 
 
 def run_demo(
@@ -74,7 +74,10 @@ def run_demo(
     with connect(url) as conn:
         migrate(conn)  # grants the BI role SELECT on the mart tables dbt just created
         counts = warehouse_counts(conn)
+        gates = gate_summary(conn)
     _print_summary(console, counts, url=url, seconds=time.monotonic() - started)
+    if gates:
+        console.print(gates, highlight=False)
     return counts
 
 
@@ -140,3 +143,26 @@ def _print_summary(console: Console, counts: dict[str, dict[str, int]], *, url: 
         import json
 
         Path(os.environ["URM_DEMO_JSON"]).write_text(json.dumps(counts, indent=2))
+
+
+def gate_summary(conn: psycopg.Connection) -> str:
+    """One line on the gates: visits, how many the swipes identify, and the counters' audit."""
+    built = conn.execute(
+        "select to_regclass('marts.fct_visits'), to_regclass('marts.fct_gate_counts_daily')"
+    ).fetchone()
+    if not built or None in built:
+        return ""
+    visits, identified, imputed, missing = conn.execute(
+        "select count(*), count(user_key), count(*) filter (where exit_imputed), "
+        "count(*) filter (where entry_missing) from marts.fct_visits"
+    ).fetchone()
+    days, estimated, closed, spikes = conn.execute(
+        "select count(*), count(*) filter (where estimated), count(*) filter (where closed), "
+        "count(*) filter (where spike) from marts.fct_gate_counts_daily"
+    ).fetchone()
+    share = f"{identified / visits:.0%}" if visits else "-"
+    return (
+        f"gates: {visits:,} visits ({share} by a card on the roster; {imputed:,} exits imputed, "
+        f"{missing:,} entries missing); counters: {days:,} days ({estimated} estimated, {closed} closed, "
+        f"{spikes} spikes)"
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 from urm_demo.synth.academic_calendar import TIMEZONE
 from urm_demo.synth.circulation import CirculationSimulation
 from urm_demo.synth.ezproxy import LOG_FORMATS, PLATFORM_HOSTS, EzproxySimulation, campus_range
+from urm_demo.synth.gate import GateSimulation
 from urm_demo.synth.items import Collection
 from urm_demo.synth.people import FACULTY, STAFF, STUDENT, Person, build_roster
 from urm_demo.synth.writers import Manifest, open_text
@@ -49,6 +50,9 @@ class SynthSummary:
     folio_loans: int = 0
     ezproxy_lines: int = 0
     ezproxy_lines_by_site: dict[str, int] = field(default_factory=dict)
+    gate_swipes: int = 0
+    gate_visits: int = 0
+    gate_cardless_visits: int = 0
     files: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -69,7 +73,7 @@ def generate(
     """Write a synthetic university's campus roster, circulation and EZproxy logs to `out_dir`.
 
     Same arguments, same bytes. `on_progress(stage, done, total)` is called as work advances
-    (stages: roster, items, circulation, ezproxy).
+    (stages: roster, items, circulation, ezproxy, gate).
     """
     if users < 10:
         raise ValueError(f"users={users}: give at least 10 people (every group needs someone)")
@@ -110,6 +114,10 @@ def generate(
     )
     manifest.add(out_dir / "ezproxy" / "logformats.json", "ezproxy_logformats")
     manifest.add(out_dir / "ezproxy" / "platform_hosts.json", "ezproxy_platform_hosts")
+
+    gate = GateSimulation(people, start, end, seed, out_dir, manifest).run(on_progress)
+    summary.gate_swipes, summary.gate_visits = gate.swipes, gate.visits
+    summary.gate_cardless_visits = gate.cardless_visits
 
     summary.files = [asdict(record) for record in sorted(manifest.files, key=lambda r: r.path)]
     _write_json(

@@ -1,0 +1,241 @@
+-- Visits from the granted swipes of each card at each site, in time order (an entry before an
+-- exit at the same second):
+-- 1. a swipe that follows a swipe of the same card, direction and site within
+--    var gate_double_swipe_seconds (60) is a double swipe and collapses into the first;
+-- 2. an entry and the card's next swipe at that site, when it is an exit, form a visit, provided
+--    the exit comes within var gate_max_visit_hours (12) and, unless the site is open 24 hours,
+--    before the site opens again after its next closing (overnight visits pair only in 24-hour
+--    sites);
+-- 3. an entry that pairs with no exit this way still pairs with the exit just before it when that
+--    exit belongs to no visit and was recorded at most var gate_clock_skew_seconds (120) earlier
+--    (the exit gate's clock runs behind): a visit of no measurable length (flag clock_skew);
+-- 4. any other entry is closed at the site's next closing time, after var gate_max_visit_hours,
+--    or at the card's next swipe there, whichever comes first (flag exit_imputed);
+-- 5. any other exit is kept as a visit without an entry or a dwell time (flag entry_missing).
+-- Every granted swipe left after step 1 is in exactly one visit; denied swipes are in none.
+with
+
+passages as (
+
+    select * from {{ ref('int_gate_passages_deduplicated') }}
+    where result = 'granted'
+        and site_code is not null
+        and card_key is not null
+
+),
+
+sites as (
+
+    select * from {{ ref('gate_sites') }}
+
+),
+
+ordered as (
+
+    select
+        passage_key,
+        card_key,
+        site_code,
+        gate_id,
+        direction,
+        passed_at,
+        lag(direction) over card_at_site as previous_direction,
+        lag(passed_at) over card_at_site as previous_passed_at
+    from passages
+    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+
+),
+
+collapsed as (
+
+    select
+        ordered.passage_key,
+        ordered.card_key,
+        ordered.site_code,
+        ordered.gate_id,
+        ordered.direction,
+        ordered.passed_at,
+        sites.open_24h,
+        -- the latest moment an exit may come and still close this swipe's visit (entries only)
+        case
+            when sites.open_24h then ordered.passed_at + interval '{{ var("gate_max_visit_hours", 12) }} hours'
+            else least(
+                ordered.passed_at + interval '{{ var("gate_max_visit_hours", 12) }} hours',
+                {{ gate_next_local_time(gate_next_local_time('ordered.passed_at', 'sites.closes_at'), 'sites.opens_at') }}
+            )
+        end as pairs_until,
+        -- when a visit without an exit is closed
+        case
+            when sites.open_24h then ordered.passed_at + interval '{{ var("gate_max_visit_hours", 12) }} hours'
+            else least(
+                ordered.passed_at + interval '{{ var("gate_max_visit_hours", 12) }} hours',
+                {{ gate_next_local_time('ordered.passed_at', 'sites.closes_at') }}
+            )
+        end as closes_by
+    from ordered
+    inner join sites
+        on ordered.site_code = sites.site_code
+    where ordered.previous_direction is null
+        or ordered.direction <> ordered.previous_direction
+        or ordered.passed_at - ordered.previous_passed_at
+            > interval '{{ var("gate_double_swipe_seconds", 60) }} seconds'
+
+),
+
+sequenced as (
+
+    select
+        collapsed.*,
+        lag(direction) over card_at_site as previous_direction,
+        lag(passed_at) over card_at_site as previous_passed_at,
+        lag(passage_key) over card_at_site as previous_passage_key,
+        lag(gate_id) over card_at_site as previous_gate_id,
+        lead(direction) over card_at_site as next_direction,
+        lead(passed_at) over card_at_site as next_passed_at,
+        lead(passage_key) over card_at_site as next_passage_key,
+        lead(gate_id) over card_at_site as next_gate_id
+    from collapsed
+    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+
+),
+
+-- rule 2: an entry whose next swipe is an exit in time
+forward_pairs as (
+
+    select
+        sequenced.*,
+        coalesce(
+            direction = 'in'
+            and next_direction = 'out'
+            and next_passed_at <= pairs_until,
+            false
+        ) as pairs_forward
+    from sequenced
+
+),
+
+paired_exits as (
+
+    select
+        forward_pairs.*,
+        direction = 'out'
+            and coalesce(lag(pairs_forward) over card_at_site, false) as paired_backward
+    from forward_pairs
+    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+
+),
+
+-- rule 3: an unpaired entry just after an exit that belongs to no visit
+skewed as (
+
+    select
+        paired_exits.*,
+        coalesce(
+            direction = 'in'
+            and not pairs_forward
+            and previous_direction = 'out'
+            and not coalesce(lag(paired_backward) over card_at_site, false)
+            and passed_at - previous_passed_at <= interval '{{ var("gate_clock_skew_seconds", 120) }} seconds',
+            false
+        ) as pairs_with_skewed_exit
+    from paired_exits
+    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+
+),
+
+classified as (
+
+    select
+        skewed.*,
+        direction = 'out'
+            and coalesce(lead(pairs_with_skewed_exit) over card_at_site, false) as skewed_exit
+    from skewed
+    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+
+),
+
+entry_visits as (
+
+    select
+        card_key,
+        site_code,
+        passage_key as entry_passage_key,
+        case
+            when pairs_forward then next_passage_key
+            when pairs_with_skewed_exit then previous_passage_key
+        end as exit_passage_key,
+        gate_id as entry_gate_id,
+        case
+            when pairs_forward then next_gate_id
+            when pairs_with_skewed_exit then previous_gate_id
+        end as exit_gate_id,
+        passed_at as entered_at,
+        case
+            when pairs_forward then next_passed_at
+            when pairs_with_skewed_exit then previous_passed_at
+        end as exit_recorded_at,
+        case
+            when pairs_forward then next_passed_at
+            when pairs_with_skewed_exit then passed_at
+            else least(closes_by, coalesce(next_passed_at, closes_by))
+        end as left_at,
+        not (pairs_forward or pairs_with_skewed_exit) as exit_imputed,
+        false as entry_missing,
+        pairs_with_skewed_exit as clock_skew
+    from classified
+    where direction = 'in'
+
+),
+
+orphan_exits as (
+
+    select
+        card_key,
+        site_code,
+        null::text as entry_passage_key,
+        passage_key as exit_passage_key,
+        null::text as entry_gate_id,
+        gate_id as exit_gate_id,
+        null::timestamptz as entered_at,
+        passed_at as exit_recorded_at,
+        passed_at as left_at,
+        false as exit_imputed,
+        true as entry_missing,
+        false as clock_skew
+    from classified
+    where direction = 'out'
+        and not paired_backward
+        and not skewed_exit
+
+),
+
+visits as (
+
+    select * from entry_visits
+    union all
+    select * from orphan_exits
+
+),
+
+final as (
+
+    select
+        md5('visit|' || coalesce(entry_passage_key, exit_passage_key)) as visit_key,
+        card_key,
+        site_code,
+        entry_passage_key,
+        exit_passage_key,
+        entry_gate_id,
+        exit_gate_id,
+        entered_at,
+        exit_recorded_at,
+        left_at,
+        round((extract(epoch from (left_at - entered_at)) / 60.0)::numeric, 2) as dwell_minutes,
+        exit_imputed,
+        entry_missing,
+        clock_skew
+    from visits
+
+)
+
+select * from final
