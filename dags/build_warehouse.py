@@ -12,11 +12,31 @@ from cosmos.constants import LoadMode, TestBehavior
 
 from urm.platform.dbt import dbt_executable, manifest_path
 from urm.platform.settings import DBT_PROJECT_DIR
-from urm.steps.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS
+from urm.steps.assets import (
+    CAMPUS_PEOPLE,
+    CIRCULATION,
+    CONSULTATIONS,
+    COUNTER_USAGE,
+    EZPROXY_REQUESTS,
+    FEEDBACK,
+    SPACE_BOOKINGS,
+    TRAINING,
+    VOLUNTEERING,
+)
 
 dag = DbtDag(
     dag_id="build_warehouse",
-    schedule=(CAMPUS_PEOPLE | CIRCULATION | EZPROXY_REQUESTS | COUNTER_USAGE),
+    schedule=(
+        CAMPUS_PEOPLE
+        | CIRCULATION
+        | EZPROXY_REQUESTS
+        | COUNTER_USAGE
+        | SPACE_BOOKINGS
+        | TRAINING
+        | CONSULTATIONS
+        | FEEDBACK
+        | VOLUNTEERING
+    ),
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,
     tags=["urm", "warehouse", "dbt"],

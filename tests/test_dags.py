@@ -8,6 +8,7 @@ import pytest
 from urm.platform.settings import DAGS_DIR
 
 EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse"}
+EXPECTED |= {"ingest_services"}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,26 @@ def test_warehouse_dag_is_scheduled_on_the_ingest_assets_with_a_task_per_model(d
         "urm://warehouse/raw/circulation",
         "urm://warehouse/raw/ezproxy_requests",
         "urm://warehouse/raw/counter_usage",
+        "urm://warehouse/raw/space_bookings",
+        "urm://warehouse/raw/training_registrations",
+        "urm://warehouse/raw/consultations",
+        "urm://warehouse/raw/feedback_responses",
+        "urm://warehouse/raw/volunteer_hours",
     }
     task_ids = " ".join(dag.task_ids)
     for model in ("stg_campus__people", "dim_user", "fct_loans", "user_persona"):
         assert model in task_ids, f"no task for {model}"
+
+
+def test_services_dag_loads_and_validates_each_source_before_its_asset(dagbag) -> None:  # noqa: ANN001
+    dag = dagbag.dags["ingest_services"]
+    for source, table in (
+        ("spaces", "space_bookings"),
+        ("training", "training_registrations"),
+        ("consultations", "consultations"),
+        ("feedback", "feedback_responses"),
+        ("volunteering", "volunteer_hours"),
+    ):
+        validate = dag.get_task(f"validate_{source}")
+        assert validate.upstream_task_ids == {f"load_{source}"}
+        assert [o.uri for o in validate.outlets] == [f"urm://warehouse/raw/{table}"]
