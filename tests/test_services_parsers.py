@@ -334,11 +334,11 @@ def test_volunteer_hours(tmp_path: Path) -> None:
 
 def test_the_five_sources_are_registered_with_their_landing_patterns() -> None:
     expected = {
-        ("spaces", "bookings-csv"): "services/spaces/*.csv",
-        ("training", "training-csv"): "services/training/*.csv",
-        ("consultations", "consultations-csv"): "services/consultations/*.csv",
-        ("feedback", "survey-csv"): "services/feedback/*.csv",
-        ("volunteering", "volunteer-csv"): "services/volunteering/*.csv",
+        ("spaces", "bookings-csv"): "services/spaces/**/*.csv",
+        ("training", "training-csv"): "services/training/**/*.csv",
+        ("consultations", "consultations-csv"): "services/consultations/**/*.csv",
+        ("feedback", "survey-csv"): "services/feedback/**/*.csv",
+        ("volunteering", "volunteer-csv"): "services/volunteering/**/*.csv",
     }
     for (source, name), pattern in expected.items():
         fmt = get_format(source, name)

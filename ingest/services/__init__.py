@@ -30,7 +30,7 @@ BOOKINGS_CSV = Format(
         "end_time, status (checked_in, no_show, cancelled), booked_at"
     ),
     options=(ENCODING, TIMEZONE, columns_option("spaces")),
-    landing=("services/spaces/*.csv",),
+    landing=("services/spaces/**/*.csv",),
     landing_options=landing_columns,
     identifier_fields=("person_id",),
 )
@@ -45,7 +45,7 @@ TRAINING_CSV = Format(
         "attended (a row without person_id lists a session with no registration)"
     ),
     options=(ENCODING, TIMEZONE, columns_option("training")),
-    landing=("services/training/*.csv",),
+    landing=("services/training/**/*.csv",),
     landing_options=landing_columns,
     identifier_fields=("person_id",),
 )
@@ -59,7 +59,7 @@ CONSULTATIONS_CSV = Format(
         "asked_at, answered_at, person_id (when known)"
     ),
     options=(ENCODING, TIMEZONE, columns_option("consultations")),
-    landing=("services/consultations/*.csv",),
+    landing=("services/consultations/**/*.csv",),
     landing_options=landing_columns,
     identifier_fields=("person_id",),
 )
@@ -74,7 +74,7 @@ SURVEY_CSV = Format(
         "comment, suggestion_status (accepted, declined, pending)"
     ),
     options=(ENCODING, TIMEZONE, columns_option("feedback")),
-    landing=("services/feedback/*.csv",),
+    landing=("services/feedback/**/*.csv",),
     landing_options=landing_columns,
     identifier_fields=("person_id",),
     extra_tables=(FEEDBACK_COMMENTS,),
@@ -87,7 +87,7 @@ VOLUNTEER_CSV = Format(
     parse=parsers.parse_volunteering,
     description="Volunteering records: record_id, person_id, activity, date, hours",
     options=(ENCODING, columns_option("volunteering")),
-    landing=("services/volunteering/*.csv",),
+    landing=("services/volunteering/**/*.csv",),
     landing_options=landing_columns,
     identifier_fields=("person_id",),
 )

@@ -19,6 +19,7 @@ from urm_demo.synth.circulation import CirculationSimulation
 from urm_demo.synth.ezproxy import LOG_FORMATS, PLATFORM_HOSTS, EzproxySimulation, campus_range
 from urm_demo.synth.items import Collection
 from urm_demo.synth.people import FACULTY, STAFF, STUDENT, Person, build_roster
+from urm_demo.synth.services import ServicesSimulation
 from urm_demo.synth.writers import Manifest, open_text
 
 PAGE_SIZE = 500
@@ -49,6 +50,8 @@ class SynthSummary:
     folio_loans: int = 0
     ezproxy_lines: int = 0
     ezproxy_lines_by_site: dict[str, int] = field(default_factory=dict)
+    # rows per service file kind (space_bookings, training_registrations, ...)
+    services: dict[str, int] = field(default_factory=dict)
     files: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -110,6 +113,18 @@ def generate(
     )
     manifest.add(out_dir / "ezproxy" / "logformats.json", "ezproxy_logformats")
     manifest.add(out_dir / "ezproxy" / "platform_hosts.json", "ezproxy_platform_hosts")
+
+    ServicesSimulation(people, start, end, seed, out_dir, manifest).run(on_progress)
+    summary.services = {
+        kind: manifest.rows(kind)
+        for kind in (
+            "space_bookings",
+            "training_registrations",
+            "consultations",
+            "feedback_responses",
+            "volunteer_hours",
+        )
+    }
 
     summary.files = [asdict(record) for record in sorted(manifest.files, key=lambda r: r.path)]
     _write_json(
