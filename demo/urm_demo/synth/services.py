@@ -703,7 +703,7 @@ class ServicesSimulation:
                             (response, survey, who, submitted, area, question, "rating", score, "", "")
                         )
                         record.rows += 1
-                    nps = min(10, max(0, round(rng.gauss(2 * traits.satisfaction - 0.4, 1.6))))
+                    nps = min(10, max(0, round(rng.gauss(2 * traits.satisfaction + 0.3, 1.6))))
                     writer.writerow((response, survey, who, submitted, "overall", "Q7", "nps", nps, "", ""))
                     record.rows += 1
                     if rng.random() < 0.4:
