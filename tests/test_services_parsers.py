@@ -346,3 +346,16 @@ def test_the_five_sources_are_registered_with_their_landing_patterns() -> None:
         assert fmt.identifier_fields == ("person_id",)
         assert fmt.option("columns") is not None
     assert get_format("feedback", "survey-csv").extra_tables[0].schema == "restricted"
+
+
+def test_a_stray_quote_costs_its_own_line_only(tmp_path: Path) -> None:
+    text = (
+        "consultation_id,channel,topic,asked_at,answered_at,person_id\n"
+        'Q1,desk,5" screen,2025-09-03 10:00,,\n'
+        'Q2,desk,"broken"quote,2025-09-03 10:00,,\n'
+        "Q3,desk,x,2025-09-03 10:00,,\n"
+    )
+    good, bad = split(parsers.parse_consultations(write(tmp_path / "q.csv", text), CTX))
+    assert [r["consultation_id"] for r in rows_of(CONSULTATIONS, good)] == ["Q1", "Q3"]
+    assert rows_of(CONSULTATIONS, good)[0]["topic"] == '5" screen'
+    assert [(r.line, r.field) for r in bad] == [(3, "(line)")]

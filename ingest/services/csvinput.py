@@ -163,6 +163,16 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | None,
                 yield line_no, None, reason
 
 
+def _quote_left_open(text: str) -> bool:
+    """A quoted field runs past the end of `text` (a stray quote inside an unquoted field, as in
+    `5" screen`, does not open one: that record ends at its line)."""
+    try:
+        next(csv.reader([text], strict=True))
+    except csv.Error as err:
+        return "unexpected end of data" in str(err)
+    return False
+
+
 def _physical_records(path: Path, encoding: str) -> Iterator[tuple[int, str | None, str]]:
     """Logical CSV records: physical lines joined while a quoted field is open."""
     pending: list[str] = []
@@ -178,7 +188,7 @@ def _physical_records(path: Path, encoding: str) -> Iterator[tuple[int, str | No
             first = line_no
         pending.append(text)
         joined = "\n".join(pending)
-        if joined.count('"') % 2 == 0:
+        if joined.count('"') % 2 == 0 or not _quote_left_open(joined):
             yield first, joined, ""
             pending = []
         elif len(pending) >= MAX_RECORD_LINES:
