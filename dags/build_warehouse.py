@@ -7,17 +7,17 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import task
+from airflow.sdk import AssetAny, task
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import LoadMode, TestBehavior
 
 from urm.platform.dbt import dbt_executable, manifest_path
 from urm.platform.settings import DBT_PROJECT_DIR
-from urm.steps.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS, GATE, MARTS
+from urm.steps.assets import MARTS, landing_assets
 
 dag = DbtDag(
     dag_id="build_warehouse",
-    schedule=(CAMPUS_PEOPLE | CIRCULATION | EZPROXY_REQUESTS | COUNTER_USAGE | GATE),
+    schedule=AssetAny(*landing_assets()),
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,
     tags=["urm", "warehouse", "dbt"],

@@ -236,6 +236,44 @@ def gate_passages_suite(as_of: datetime) -> ExpectationSuite:
                 "and (passed_at < period_start or passed_at >= period_end)",
                 "a swipe outside the day or month its file covers: a wrong clock or a misnamed file",
             ),
+# --- the library's services (ingest.services) -----------------------------------------------
+# Each factory imports its table itself: the block stays one appended piece of this file.
+
+BOOKING_STATUSES = ["checked_in", "no_show", "cancelled"]
+SPACE_TYPES = ["room", "seat"]
+CONSULTATION_CHANNELS = ["desk", "chat", "email", "social_media", "phone"]
+QUESTION_TYPES = ["rating", "nps", "comment"]
+SUGGESTION_STATUSES = ["accepted", "declined", "pending"]
+COMMENT_LANGUAGES = ["zh", "en", "mixed", "other"]
+
+
+def _later_than(later: str, earlier: str, *, or_equal: bool = False) -> Expectation:
+    return _noted(
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=later, column_B=earlier, or_equal=or_equal, ignore_row_if="either_value_is_missing"
+        ),
+        f"{later} comes after {earlier}",
+    )
+
+
+def space_bookings_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.services.tables import SPACE_BOOKINGS
+
+    return ExpectationSuite(
+        name="landing.space_bookings",
+        expectations=[
+            *_shape_and_volume(SPACE_BOOKINGS),
+            *_not_null("booking_id", "person_key", "space_id", "starts_at", "ends_at", "status"),
+            *_pseudonyms("person_key"),
+            _noted(
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "booking_id"]),
+                "an export lists each booking once",
+            ),
+            _one_of("status", BOOKING_STATUSES),
+            _one_of("space_type", SPACE_TYPES),
+            _later_than("ends_at", "starts_at"),
+            # a booking is made before it is used; bookings themselves may lie ahead
+            _not_in_future("booked_at", as_of, EARLIEST_EVENT),
         ],
     )
 
@@ -258,6 +296,28 @@ def gate_counter_readings_suite(as_of: datetime) -> ExpectationSuite:
                 "select * from {batch} where counter_max is not null and reading > counter_max",
                 "a reading above the counter's maximum",
             ),
+def training_registrations_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.services.tables import TRAINING_REGISTRATIONS
+
+    return ExpectationSuite(
+        name="landing.training_registrations",
+        expectations=[
+            *_shape_and_volume(TRAINING_REGISTRATIONS),
+            *_not_null("session_id", "series", "session_start"),
+            *_pseudonyms("person_key"),
+            _noted(
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "session_id", "person_key"]),
+                "an export lists each registration once",
+            ),
+            _noted(
+                gxe.ExpectColumnValuesToBeBetween(column="hours", min_value=0.1, max_value=24),
+                "a session lasts between minutes and a day",
+            ),
+            _noted(
+                gxe.ExpectColumnValuesToBeBetween(column="capacity", min_value=0, max_value=100_000),
+                "capacity is a head count",
+            ),
+            _not_in_future("registered_at", as_of, EARLIEST_EVENT),
         ],
     )
 
@@ -290,6 +350,66 @@ def gate_counter_intervals_suite(as_of: datetime) -> ExpectationSuite:
                 "select * from {batch} where interval_start is not null and interval_end <= interval_start",
                 "an interval that ends before it starts",
             ),
+def consultations_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.services.tables import CONSULTATIONS
+
+    return ExpectationSuite(
+        name="landing.consultations",
+        expectations=[
+            *_shape_and_volume(CONSULTATIONS),
+            *_not_null("consultation_id", "channel", "asked_at"),
+            *_pseudonyms("person_key"),
+            _noted(
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "consultation_id"]),
+                "an export lists each question once",
+            ),
+            _one_of("channel", CONSULTATION_CHANNELS),
+            _not_in_future("asked_at", as_of, EARLIEST_EVENT),
+            _not_in_future("answered_at", as_of, EARLIEST_EVENT),
+            _later_than("answered_at", "asked_at", or_equal=True),
+        ],
+    )
+
+
+def feedback_responses_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.services.tables import FEEDBACK_RESPONSES
+
+    return ExpectationSuite(
+        name="landing.feedback_responses",
+        expectations=[
+            *_shape_and_volume(FEEDBACK_RESPONSES),
+            *_not_null("response_id", "submitted_at", "question", "question_type"),
+            *_pseudonyms("person_key"),
+            _noted(
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "response_id", "question"]),
+                "a response answers each question once",
+            ),
+            _one_of("question_type", QUESTION_TYPES),
+            _one_of("suggestion_status", SUGGESTION_STATUSES),
+            _one_of("comment_language", COMMENT_LANGUAGES),
+            _noted(
+                gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=10),
+                "ratings are 1-5, recommendation scores 0-10",
+            ),
+            _not_in_future("submitted_at", as_of, EARLIEST_EVENT),
+        ],
+    )
+
+
+def volunteer_hours_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.services.tables import VOLUNTEER_HOURS
+
+    return ExpectationSuite(
+        name="landing.volunteer_hours",
+        expectations=[
+            *_shape_and_volume(VOLUNTEER_HOURS),
+            *_not_null("person_key", "activity", "activity_date", "hours"),
+            *_pseudonyms("person_key"),
+            _noted(
+                gxe.ExpectColumnValuesToBeBetween(column="hours", min_value=0.1, max_value=24),
+                "hours of one day's volunteering",
+            ),
+            _not_in_future("activity_date", as_of.date(), date(EARLIEST_EVENT.year, 1, 1)),
         ],
     )
 
@@ -299,5 +419,10 @@ LANDING_SUITES.update(
         "gate_passages": gate_passages_suite,
         "gate_counter_readings": gate_counter_readings_suite,
         "gate_counter_intervals": gate_counter_intervals_suite,
+        "space_bookings": space_bookings_suite,
+        "training_registrations": training_registrations_suite,
+        "consultations": consultations_suite,
+        "feedback_responses": feedback_responses_suite,
+        "volunteer_hours": volunteer_hours_suite,
     }
 )

@@ -35,6 +35,9 @@ class RawTable:
     # When set, rows of a newer batch replace the rows of older batches with the same values in
     # these columns (a re-harvested month replaces the old figures instead of adding to them).
     replace_keys: tuple[str, ...] = ()
+    # A format's extra table may live in `restricted` (e.g. redacted free text, which must not
+    # land in raw); the loader's own table is always in `raw`.
+    schema: str = "raw"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -43,7 +46,7 @@ class RawTable:
     def ddl(self) -> str:
         cols = ",\n    ".join(f"{name} {pg_type}" for name, pg_type in self.columns)
         return (
-            f"create table if not exists raw.{self.name} (\n"
+            f"create table if not exists {self.schema}.{self.name} (\n"
             "    batch_id uuid not null,\n    source_file text not null,\n"
             f"    source_line integer not null,\n    {cols}\n)"
         )

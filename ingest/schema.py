@@ -70,7 +70,9 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         tables = raw_tables()
         for table in tables:
             conn.execute(table.ddl())
-            conn.execute(f"create index if not exists {table.name}_batch on raw.{table.name} (batch_id)")
+            conn.execute(
+                f"create index if not exists {table.name}_batch on {table.schema}.{table.name} (batch_id)"
+            )
     _ensure_roles(conn)
     return [t.name for t in tables]
 

@@ -9,6 +9,7 @@ from urm.platform.settings import DAGS_DIR
 
 EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse"}
 EXPECTED |= {"ingest_gate"}
+EXPECTED |= {"ingest_services"}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,11 @@ def test_warehouse_dag_is_scheduled_on_the_ingest_assets_with_a_task_per_model(d
         "urm://warehouse/raw/ezproxy_requests",
         "urm://warehouse/raw/counter_usage",
         "urm://warehouse/raw/gate",
+        "urm://warehouse/raw/space_bookings",
+        "urm://warehouse/raw/training_registrations",
+        "urm://warehouse/raw/consultations",
+        "urm://warehouse/raw/feedback_responses",
+        "urm://warehouse/raw/volunteer_hours",
     }
     task_ids = " ".join(dag.task_ids)
     for model in ("stg_campus__people", "dim_user", "fct_loans", "user_persona"):
@@ -66,3 +72,15 @@ def test_warehouse_dag_emits_the_marts_asset_after_every_model(dagbag) -> None:
     models = [t for t in dag.tasks if t is not publish and not t.downstream_list]
     assert not models, f"tasks that end outside publish_marts: {[t.task_id for t in models]}"
     assert len(publish.get_flat_relative_ids(upstream=True)) > 10
+def test_services_dag_loads_and_validates_each_source_before_its_asset(dagbag) -> None:  # noqa: ANN001
+    dag = dagbag.dags["ingest_services"]
+    for source, table in (
+        ("spaces", "space_bookings"),
+        ("training", "training_registrations"),
+        ("consultations", "consultations"),
+        ("feedback", "feedback_responses"),
+        ("volunteering", "volunteer_hours"),
+    ):
+        validate = dag.get_task(f"validate_{source}")
+        assert validate.upstream_task_ids == {f"load_{source}"}
+        assert [o.uri for o in validate.outlets] == [f"urm://warehouse/raw/{table}"]

@@ -279,6 +279,9 @@ def built_warehouse(warehouse_url: str, dbt_target: Path) -> Iterator[str]:
         "+user_persona",
         "+fct_loans",
         "+int_identity_links",
+        # only tests whose every model is built here (other marts' relationships to dim_user are not)
+        "--indirect-selection",
+        "cautious",
         "--vars",
         json.dumps({"persona_window_days": PERSONA_WINDOW_DAYS, "library_timezone": LIBRARY_TZ}),
         "--target-path",

@@ -22,7 +22,14 @@ from urm_demo.sushi import harvest_range
 
 # Dependency order: the ingest DAGs produce the Assets the warehouse DAG is scheduled on.
 ILS_FORMATS = {"koha": "koha-items-csv,koha-csv", "folio": "folio-items-json,folio-json"}
-DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "ingest_gate", "build_warehouse")
+DAG_ORDER = (
+    "ingest_campus",
+    "ingest_circulation",
+    "ingest_eresources",
+    "ingest_gate",
+    "ingest_services",
+    "build_warehouse",
+)
 
 
 def run_demo(

@@ -20,6 +20,7 @@ from urm_demo.synth.ezproxy import LOG_FORMATS, PLATFORM_HOSTS, EzproxySimulatio
 from urm_demo.synth.gate import GateSimulation
 from urm_demo.synth.items import Collection
 from urm_demo.synth.people import FACULTY, STAFF, STUDENT, Person, build_roster
+from urm_demo.synth.services import ServicesSimulation
 from urm_demo.synth.writers import Manifest, open_text
 
 PAGE_SIZE = 500
@@ -53,6 +54,8 @@ class SynthSummary:
     gate_swipes: int = 0
     gate_visits: int = 0
     gate_cardless_visits: int = 0
+    # rows per service file kind (space_bookings, training_registrations, ...)
+    services: dict[str, int] = field(default_factory=dict)
     files: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -118,6 +121,17 @@ def generate(
     gate = GateSimulation(people, start, end, seed, out_dir, manifest).run(on_progress)
     summary.gate_swipes, summary.gate_visits = gate.swipes, gate.visits
     summary.gate_cardless_visits = gate.cardless_visits
+    ServicesSimulation(people, start, end, seed, out_dir, manifest).run(on_progress)
+    summary.services = {
+        kind: manifest.rows(kind)
+        for kind in (
+            "space_bookings",
+            "training_registrations",
+            "consultations",
+            "feedback_responses",
+            "volunteer_hours",
+        )
+    }
 
     summary.files = [asdict(record) for record in sorted(manifest.files, key=lambda r: r.path)]
     _write_json(
