@@ -72,7 +72,9 @@ def test_warehouse_dag_emits_the_marts_asset_after_every_model(dagbag) -> None:
     models = [t for t in dag.tasks if t is not publish and not t.downstream_list]
     assert not models, f"tasks that end outside publish_marts: {[t.task_id for t in models]}"
     assert len(publish.get_flat_relative_ids(upstream=True)) > 10
-def test_services_dag_loads_and_validates_each_source_before_its_asset(dagbag) -> None:  # noqa: ANN001
+
+
+def test_services_dag_loads_and_validates_each_source_before_its_asset(dagbag) -> None:
     dag = dagbag.dags["ingest_services"]
     for source, table in (
         ("spaces", "space_bookings"),

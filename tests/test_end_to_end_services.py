@@ -170,7 +170,7 @@ def university(demo_run: dict) -> dict:
 
 
 @pytest.fixture
-def mart(demo_run: dict):  # noqa: ANN201
+def mart(demo_run: dict):
     with psycopg.connect(demo_run["url"], row_factory=dict_row) as conn:
         conn.execute("set time zone 'UTC'")
         yield conn

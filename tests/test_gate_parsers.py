@@ -25,7 +25,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 card = Pseudonymiser(TEST_KEY).pseudonym
 
 
-def rows(table, good):  # noqa: ANN001, ANN201
+def rows(table, good):
     return [dict(zip(table.column_names, values, strict=True)) for _, values in good]
 
 

@@ -33,7 +33,7 @@ CTX = context()
 PSEUDONYM = CTX.pseudonymiser.pseudonym
 
 
-def rows_of(table, good):  # noqa: ANN001, ANN201
+def rows_of(table, good):
     return [dict(zip(table.column_names, values, strict=True)) for _, values in good]
 
 
