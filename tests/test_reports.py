@@ -34,7 +34,7 @@ def marts(warehouse_url: str) -> str:
     people += [(f"s{n}", "staff", "ART", "Arts") for n in range(3)]  # 3 staff: never shown
     start = datetime(2025, 9, 1, 8, tzinfo=UTC)
     loans, sessions = [], []
-    for key, group, _, _ in people:
+    for key, _, _, _ in people:
         for i in range(rng.randint(0, 6)):
             at = start + timedelta(days=rng.randint(0, 90), hours=rng.randint(0, 10))
             loans.append((f"{key}-{i}", key, rng.choice("BDIKO"), at, at.date()))
@@ -45,7 +45,8 @@ def marts(warehouse_url: str) -> str:
         conn.execute(f"drop schema if exists {SCHEMA} cascade")
         conn.execute(f"create schema {SCHEMA}")
         conn.execute(
-            f"create table {SCHEMA}.dim_user (user_key text, user_group text, college_code text, college_name text)"
+            f"create table {SCHEMA}.dim_user (user_key text, user_group text, college_code text, "
+            "college_name text)"
         )
         conn.execute(
             f"""create table {SCHEMA}.fct_loans (loan_key text, user_key text, subject_class text,
