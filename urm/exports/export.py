@@ -28,7 +28,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
+import yaml  # type: ignore[import-untyped]
 from psycopg import sql
 
 from urm.exports import checks

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from ingest.errors import InvalidOption
 from urm.exports.contract import Aggregate
