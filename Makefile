@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.8
 
-.PHONY: demo test bench lint lock clean warehouse-stop chromium
+.PHONY: demo test bench lint lock clean warehouse-stop
 
 $(STAMP): pyproject.toml demo/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,5 +44,6 @@ warehouse-stop: $(STAMP)
 clean:
 	rm -rf $(VENV) .urm dbt_project/target dbt_project/logs
 
+.PHONY: chromium
 chromium:  ## optional: headless Chromium (Debian package) for the PDF report and the report's browser test
 	apt-get update -q && apt-get install -y -q chromium
