@@ -46,4 +46,4 @@ clean:
 
 .PHONY: chromium
 chromium:  ## optional: headless Chromium (Debian package) for the PDF report and the report's browser test
-	apt-get update -q && apt-get install -y -q chromium
+	apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei  # a CJK font for college names

@@ -197,8 +197,9 @@ def test_a_refused_contract_writes_nothing(marts, out, warehouse_url, tmp_path, 
     assert statuses == [("refused",)]
 
 
+@pytest.mark.parametrize("consumer", ["library_assessment", "college_reading_summary"])
 def test_a_crash_while_writing_leaves_no_partial_file_under_the_final_name(
-    marts, out, warehouse_url, monkeypatch
+    marts, out, warehouse_url, monkeypatch, consumer
 ):
     def crash(fs, path, data):
         with fs.open(path, "wb") as handle:
@@ -207,9 +208,11 @@ def test_a_crash_while_writing_leaves_no_partial_file_under_the_final_name(
 
     monkeypatch.setattr(export_module, "_write_bytes", crash)
     with pytest.raises(OSError, match="disk full"):
-        _export("library_assessment", warehouse_url)
+        _export(consumer, warehouse_url)
     assert _files(out) == []  # neither the final name nor the partial one
-    assert marts.execute("select count(*) from restricted.export_audit").fetchone() == (0,)
+    audit = marts.execute("select status, message from restricted.export_audit").fetchall()
+    assert audit == [("failed", "OSError: disk full")]
+    assert marts.execute("select count(*) from restricted.export_ledger").fetchone() == (0,)
 
 
 def test_aggregate_export_suppresses_small_cells_and_differences_between_releases(marts, out, warehouse_url):

@@ -304,6 +304,21 @@ def run_export(
                     message=str(err),
                 )
             raise
+        except Exception as err:  # a bug or a failing destination: record it, write nothing
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()
+            with conn.transaction():
+                _audit(
+                    conn,
+                    release_id=release_id,
+                    consumer=consumer,
+                    contract=contract,
+                    status="failed",
+                    started_at=started_at,
+                    interval=interval,
+                    message=f"{type(err).__name__}: {err}"[:2000],
+                )
+            raise
 
 
 def _export(
