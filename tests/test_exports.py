@@ -221,6 +221,15 @@ def test_aggregate_export_suppresses_small_cells_and_differences_between_release
         for column in ("roster_users", "borrowing_users"):
             assert row[column] is None or row[column] == 0 or row[column] >= K
     assert manifest["cells_suppressed"]["total"] > 0
+    types = {c["name"]: c["type"] for c in manifest["schema"]}
+    assert types == {  # from the marts' types, even for a column that is all NULL in a release
+        "college_code": "string",
+        "user_group": "string",
+        "roster_users": "int64",
+        "borrowing_users": "int64",
+        "loans": "int64",
+        "suppressed": "string",
+    }
     # LAW has 6 people per group: below k; SCI 14 and ENG 10 per group: ENG goes with LAW.
     law = [r for r in first_rows if r["college_code"] == "LAW"]
     assert law and all(r["roster_users"] is None for r in law)

@@ -149,7 +149,7 @@ def build_query(contract: Contract, owner: dict[str, str], schema: str) -> tuple
         spec = contract.aggregate
         groups = sql.SQL(", ").join(sql.Identifier(c) for c in spec.group_by)
         measures = sql.SQL(", ").join(
-            sql.SQL("({})::numeric as {}").format(sql.SQL(expr), sql.Identifier(name))  # type: ignore[arg-type]
+            sql.SQL("({}) as {}").format(sql.SQL(expr), sql.Identifier(name))  # type: ignore[arg-type]
             for name, expr in spec.measures.items()
         )
         query = sql.SQL("with src as ({}) select {}, {} from src where ({}) group by {} order by {}").format(
@@ -183,8 +183,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def arrow_table(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
-    return pa.table({c: pa.array([r[c] for r in rows]) for c in columns})
+# The file's schema follows the marts' column types, not the values of one release (a column
+# that happens to be all NULL keeps its type).
+PG_TO_ARROW = {
+    "bool": pa.bool_(),
+    "int2": pa.int32(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "numeric": pa.float64(),
+    "float4": pa.float64(),
+    "float8": pa.float64(),
+    "date": pa.date32(),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+def column_types(conn: psycopg.Connection, description: Any) -> dict[str, pa.DataType]:
+    types = {}
+    for column in description or []:
+        info = conn.adapters.types.get(column.type_code)
+        types[column.name] = PG_TO_ARROW.get(info.name if info else "", pa.string())
+    return types
+
+
+def arrow_table(rows: list[dict[str, Any]], columns: list[str], types: dict[str, pa.DataType]) -> pa.Table:
+    return pa.table({c: pa.array([r[c] for r in rows], type=types.get(c, pa.string())) for c in columns})
 
 
 def serialise(table: pa.Table, fmt: str) -> bytes:
@@ -339,6 +363,7 @@ def _export(
         with conn.cursor() as cur:
             cur.execute(query, params)
             names = [d.name for d in cur.description or []]
+            types = column_types(conn, cur.description)
             rows = [dict(zip(names, map(_plain, r), strict=True)) for r in cur.fetchall()]
 
         suppressed_cells = 0
@@ -375,7 +400,7 @@ def _export(
             rules.append(f"row filter: {contract.row_filter}")
 
         columns = contract.output_columns()
-        table = arrow_table(rows, columns)
+        table = arrow_table(rows, columns, types)
         checks.check_before_publish(table.to_pandas(types_mapper=pd.ArrowDtype), contract, k=k)
         data = serialise(table, contract.format)
         digest = hashlib.sha256(data).hexdigest()
