@@ -22,8 +22,7 @@ from urm_demo.sushi import harvest_range
 
 # Dependency order: the ingest DAGs produce the Assets the warehouse DAG is scheduled on.
 ILS_FORMATS = {"koha": "koha-items-csv,koha-csv", "folio": "folio-items-json,folio-json"}
-DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse")
-DAG_ORDER += ("export_profiles",)  # contracted exports (contracts/*.yml), on the marts Asset
+DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse", "export_profiles")
 
 
 def run_demo(

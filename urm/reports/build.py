@@ -482,7 +482,7 @@ def print_pdf(html: Path, pdf: Path) -> Path:
     browser = chromium()
     if browser is None:
         raise InvalidOption(
-            "no Chromium to print the PDF with: `apt-get install chromium` (or `make chromium`)"
+            "no Chromium to print the PDF with: `make chromium` (Debian package chromium), or pass --no-pdf"
         )
     subprocess.run(
         [*chromium_args(browser), "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.resolve().as_uri()],
