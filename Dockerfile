@@ -12,6 +12,7 @@ RUN pip install --no-cache-dir uv==0.13.8 \
  && uv pip install --system --no-cache -c constraints.txt '.[production]'
 COPY dags ./dags
 COPY dbt_project ./dbt_project
+COPY contracts ./contracts
 USER airflow
 ENV URM_HOME=/opt/airflow/urm URM_PROJECT_DIR=/opt/urm AIRFLOW__CORE__DAGS_FOLDER=/opt/urm/dags PYTHONPATH=/opt/urm
 # The manifest the warehouse DAG renders from, built once here rather than at every DAG parse.

@@ -43,3 +43,7 @@ warehouse-stop: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .urm dbt_project/target dbt_project/logs
+
+.PHONY: chromium
+chromium:  ## optional: headless Chromium (Debian package) for the PDF report and the report's browser test
+	apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei  # a CJK font for college names

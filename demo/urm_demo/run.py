@@ -29,6 +29,7 @@ DAG_ORDER = (
     "ingest_gate",
     "ingest_services",
     "build_warehouse",
+    "export_profiles",
 )
 
 

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from ingest.errors import InvalidOption
 from urm.cli.errors import is_cli_control, report_and_exit
+from urm.cli.exports import register as register_exports
 from urm.cli.ingest import ingest_app
 
 
@@ -201,6 +202,9 @@ def warehouse_psql(
     if command:
         args += ["-c", command]
     raise typer.Exit(subprocess.call(args, env={**os.environ, "PGTZ": "UTC"}))
+
+
+register_exports(app, console)  # urm export, urm report, urm docs
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -1,0 +1,120 @@
+"""The reports, drawn from small hand-made marts: every chart of the insights report and of a
+college's report is checked in headless Chromium (it drew, or says "no data yet" because its mart
+is not built), small groups never appear, and the college report also comes as a PDF."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from urm.reports.build import chromium, chromium_args, write_report
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = "report_test_marts"
+GROUPS = ("freshman", "lower_undergraduate", "upper_undergraduate", "graduating", "postgraduate", "faculty")
+
+
+@pytest.fixture(scope="module")
+def marts(warehouse_url: str) -> str:
+    """300 people in three colleges, 3 staff in the college ART (too few to be shown),
+    their loans and e-resource sessions; no lifecycle or gate mart (those charts say so)."""
+    rng = random.Random(5)
+    people = []
+    for n in range(300):
+        college = ("SCI", "LAW", "ART")[n % 3]
+        group = GROUPS[(n // 3) % len(GROUPS)]
+        people.append((f"u{n}", group, college, {"SCI": "Science", "LAW": "Law", "ART": "Arts"}[college]))
+    people += [(f"s{n}", "staff", "ART", "Arts") for n in range(3)]  # 3 staff: never shown
+    start = datetime(2025, 9, 1, 8, tzinfo=UTC)
+    loans, sessions = [], []
+    for key, _, _, _ in people:
+        for i in range(rng.randint(0, 6)):
+            at = start + timedelta(days=rng.randint(0, 90), hours=rng.randint(0, 10))
+            loans.append((f"{key}-{i}", key, rng.choice("BDIKO"), at, at.date()))
+        for i in range(rng.randint(0, 3)):
+            at = start + timedelta(days=rng.randint(0, 90))
+            sessions.append((f"{key}-s{i}", key, rng.choice(["CNKI", "JSTOR", "Wiley"]), at))
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute(f"drop schema if exists {SCHEMA} cascade")
+        conn.execute(f"create schema {SCHEMA}")
+        conn.execute(
+            f"create table {SCHEMA}.dim_user (user_key text, user_group text, college_code text, "
+            "college_name text)"
+        )
+        conn.execute(
+            f"""create table {SCHEMA}.fct_loans (loan_key text, user_key text, subject_class text,
+            loaned_at timestamptz, loan_date date)"""
+        )
+        conn.execute(
+            f"""create table {SCHEMA}.fct_eresource_sessions (session_id text, user_key text, platform text,
+            started_at timestamptz)"""
+        )
+        with conn.cursor() as cur:
+            cur.executemany(f"insert into {SCHEMA}.dim_user values (%s, %s, %s, %s)", people)
+            cur.executemany(f"insert into {SCHEMA}.fct_loans values (%s, %s, %s, %s, %s)", loans)
+            cur.executemany(f"insert into {SCHEMA}.fct_eresource_sessions values (%s, %s, %s, %s)", sessions)
+    return SCHEMA
+
+
+def _browser() -> str:
+    browser = chromium()
+    if browser is None:
+        pytest.skip(
+            "Chromium is not installed (/usr/bin/chromium): `make chromium` or apt-get install chromium"
+        )
+    return browser
+
+
+def _drawn(html: Path) -> dict[str, int]:
+    """Open the page in headless Chromium and read the tally its check script writes on <html>."""
+    result = subprocess.run(
+        [*chromium_args(_browser()), "--virtual-time-budget=5000", "--dump-dom", html.resolve().as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    tag = re.search(r"<html[^>]*>", result.stdout)
+    assert tag, result.stdout[:500]
+    return {m[0]: int(m[1]) for m in re.findall(r'data-(charts(?:-drawn|-nodata)?)="(\d+)"', tag.group(0))}
+
+
+def test_the_insights_report_draws_every_chart(marts: str, warehouse_url: str, tmp_path: Path) -> None:
+    [html] = write_report(tmp_path, url=warehouse_url, schema=marts)
+    page = html.read_text()
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no CDN, no link
+    assert "https://" not in page
+    for key in ("segments", "penetration", "loan_hours", "subjects", "eresources"):
+        assert f'data-chart="{key}"' in page and f'class="chart nodata" data-chart="{key}"' not in page
+    for key in ("lifecycle_funnel", "lifecycle_flows", "occupancy"):
+        assert f'class="chart nodata" data-chart="{key}"' in page  # their marts are not built here
+    tally = _drawn(html)
+    assert tally == {"charts": 5, "charts-drawn": 5, "charts-nodata": 3}
+
+
+def test_a_college_report_hides_small_groups_and_comes_as_pdf(
+    marts: str, warehouse_url: str, tmp_path: Path
+) -> None:
+    _browser()
+    html, pdf = write_report(tmp_path, college="ART", url=warehouse_url, schema=marts)
+    page = html.read_text()
+    assert "Learning behaviour: Arts" in page
+    assert "Staff" in page and "fewer than 10 people: not shown" in page  # 3 ART staff
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5000
+    tally = _drawn(html)
+    assert tally["charts"] == tally["charts-drawn"] == 5 and tally["charts-nodata"] == 1
+
+
+def test_an_unknown_college_is_a_clear_error(marts: str, warehouse_url: str, tmp_path: Path) -> None:
+    from ingest.errors import InvalidOption
+
+    with pytest.raises(InvalidOption, match="known codes: ART, LAW, SCI"):
+        write_report(tmp_path, college="XYZ", url=warehouse_url, schema=marts)
+    assert not (tmp_path / "index.html").exists()
