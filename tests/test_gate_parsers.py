@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from ingest.gate.counters import parse_counter_cumulative, parse_counter_interva
 from ingest.gate.tables import GATE_COUNTER_INTERVALS, GATE_COUNTER_READINGS, GATE_PASSAGES
 from ingest.gate.textfile import GateFileError, file_period, parse_day, parse_time
 from ingest.gate.turnstile import parse_turnstile_csv, parse_turnstile_jsonl
+from ingest.model import RawTable
 from ingest.pseudonym import Pseudonymiser
 from tests.conftest import TEST_KEY
 from tests.helpers import context, split, write
@@ -25,7 +27,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 card = Pseudonymiser(TEST_KEY).pseudonym
 
 
-def rows(table, good):
+def rows(table: RawTable, good: list[tuple[int, tuple[Any, ...]]]) -> list[dict[str, Any]]:
     return [dict(zip(table.column_names, values, strict=True)) for _, values in good]
 
 

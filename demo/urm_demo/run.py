@@ -160,14 +160,17 @@ def gate_summary(conn: psycopg.Connection) -> str:
     ).fetchone()
     if not built or None in built:
         return ""
-    visits, identified, imputed, missing = conn.execute(
+    visit_row = conn.execute(
         "select count(*), count(user_key), count(*) filter (where exit_imputed), "
         "count(*) filter (where entry_missing) from marts.fct_visits"
     ).fetchone()
-    days, estimated, closed, spikes = conn.execute(
+    day_row = conn.execute(
         "select count(*), count(*) filter (where estimated), count(*) filter (where closed), "
         "count(*) filter (where spike) from marts.fct_gate_counts_daily"
     ).fetchone()
+    assert visit_row is not None and day_row is not None  # aggregates always return a row
+    visits, identified, imputed, missing = visit_row
+    days, estimated, closed, spikes = day_row
     share = f"{identified / visits:.0%}" if visits else "-"
     return (
         f"gates: {visits:,} visits ({share} by a card on the roster; {imputed:,} exits imputed, "

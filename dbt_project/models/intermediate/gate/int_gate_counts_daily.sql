@@ -25,19 +25,17 @@ with
 readings as (
 
     -- a corrected re-export replaces older loads (raw replace_keys); inside one load the later line wins
-    select distinct on (counter_id, reading_date)
-        *
+    select distinct on (counter_id, reading_date) *
     from {{ ref('stg_gate__counter_readings') }}
-    order by counter_id, reading_date, batch_id, source_line desc
+    order by counter_id asc, reading_date asc, batch_id asc, source_line desc
 
 ),
 
 intervals as (
 
-    select distinct on (counter_id, channel, interval_end)
-        *
+    select distinct on (counter_id, channel, interval_end) *
     from {{ ref('stg_gate__counter_intervals') }}
-    order by counter_id, channel, interval_end, batch_id, source_line desc
+    order by counter_id asc, channel asc, interval_end asc, batch_id asc, source_line desc
 
 ),
 
@@ -62,7 +60,7 @@ configured_readings as (
         readings.reading,
         readings.reading_status,
         coalesce(readings.counter_max, counters.counter_max, {{ var("gate_counter_max", 999999) }})::numeric
-            as counter_max,
+        as counter_max,
         coalesce(readings.bidirectional, counters.bidirectional, false) as bidirectional
     from readings
     left join counters
@@ -78,7 +76,10 @@ numeric_readings as (
         lead(reading) over counter_history as next_reading
     from configured_readings
     where reading is not null
-    window counter_history as (partition by counter_id order by reading_date)
+    window counter_history as (
+        partition by counter_id
+        order by reading_date
+    )
 
 ),
 
@@ -107,7 +108,10 @@ stepped_readings as (
         lag(reading) over counter_history as previous_reading,
         lag(reading_date) over counter_history as previous_date
     from accepted_readings
-    window counter_history as (partition by counter_id order by reading_date)
+    window counter_history as (
+        partition by counter_id
+        order by reading_date
+    )
 
 ),
 
@@ -144,7 +148,8 @@ interval_spans as (
         sum(count_in)::numeric as amount,
         null as reading_event
     from intervals
-    where layout <> 'polled-totals'
+    where
+        layout <> 'polled-totals'
         and interval_status = 'ok'
     group by counter_id, {{ local_date('interval_start') }}
 
@@ -157,7 +162,12 @@ polls as (
         interval_status,
         count_in,
         {{ local_date('interval_end') }} as poll_day,
-        lag({{ local_date('interval_end') }}) over (partition by counter_id order by interval_end) as previous_poll_day
+        lag({{ local_date('interval_end') }})
+            over (
+                partition by counter_id
+                order by interval_end
+            )
+        as previous_poll_day
     from intervals
     where layout = 'polled-totals'
 
@@ -173,7 +183,8 @@ polled_spans as (
         count_in::numeric as amount,
         null as reading_event
     from polls
-    where interval_status = 'ok'
+    where
+        interval_status = 'ok'
         and poll_day > coalesce(previous_poll_day, poll_day - 1)
 
 ),
@@ -201,7 +212,10 @@ spans as (
 -- days that count although no figure covers them: a failed poll
 uncovered_marks as (
 
-    select counter_id, 'interval' as counter_kind, poll_day as count_date
+    select
+        counter_id,
+        'interval' as counter_kind,
+        poll_day as count_date
     from polls
     where interval_status = 'failed'
 
@@ -215,9 +229,19 @@ counter_bounds as (
         min(first_day) as first_day,
         max(last_day) as last_day
     from (
-        select counter_id, counter_kind, first_day, last_day from spans
+        select
+            counter_id,
+            counter_kind,
+            first_day,
+            last_day
+        from spans
         union all
-        select counter_id, counter_kind, count_date, count_date from uncovered_marks
+        select
+            counter_id,
+            counter_kind,
+            count_date as first_day,
+            count_date as last_day
+        from uncovered_marks
     ) as bounds
     group by counter_id
 
@@ -246,8 +270,9 @@ closed_days as (
         days.count_date
     from days
     inner join closures
-        on days.count_date = closures.closed_on
-        and (closures.site_code is null or closures.site_code = days.site_code)
+        on
+            days.count_date = closures.closed_on
+            and (closures.site_code is null or days.site_code = closures.site_code)
     union
     select
         counter_id,
@@ -269,11 +294,13 @@ covered as (
         spans.last_day - spans.first_day + 1 as span_days
     from days
     left join closed_days
-        on days.counter_id = closed_days.counter_id
-        and days.count_date = closed_days.count_date
+        on
+            days.counter_id = closed_days.counter_id
+            and days.count_date = closed_days.count_date
     left join spans
-        on days.counter_id = spans.counter_id
-        and days.count_date between spans.first_day and spans.last_day
+        on
+            days.counter_id = spans.counter_id
+            and days.count_date between spans.first_day and spans.last_day
 
 ),
 
@@ -284,7 +311,8 @@ measured as (
         count_date,
         amount as visitors
     from covered
-    where span_days = 1
+    where
+        span_days = 1
         and not closed
 
 ),
@@ -298,9 +326,10 @@ weekday_averages as (
         count(*) as reference_days
     from covered
     inner join measured
-        on covered.counter_id = measured.counter_id
-        and (covered.count_date - measured.count_date) % 7 = 0
-        and covered.count_date - measured.count_date between 7 and 7 * {{ var("gate_estimate_weeks", 4) }}
+        on
+            covered.counter_id = measured.counter_id
+            and (covered.count_date - measured.count_date) % 7 = 0
+            and covered.count_date - measured.count_date between 7 and 7 * {{ var("gate_estimate_weeks", 4) }}
     group by covered.counter_id, covered.count_date
 
 ),
@@ -321,8 +350,9 @@ weighted as (
         end as weight
     from covered
     left join weekday_averages
-        on covered.counter_id = weekday_averages.counter_id
-        and covered.count_date = weekday_averages.count_date
+        on
+            covered.counter_id = weekday_averages.counter_id
+            and covered.count_date = weekday_averages.count_date
 
 ),
 

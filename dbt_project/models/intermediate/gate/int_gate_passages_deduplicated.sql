@@ -32,8 +32,7 @@ numbered as (
 
 deduplicated as (
 
-    select distinct on (card_key, gate_id, direction, result, passed_at, occurrence)
-        *
+    select distinct on (card_key, gate_id, direction, result, passed_at, occurrence) *
     from numbered
     order by card_key, gate_id, direction, result, passed_at, occurrence, batch_id, source_line
 
@@ -42,7 +41,8 @@ deduplicated as (
 final as (
 
     select
-        md5(concat_ws('|',
+        md5(concat_ws(
+            '|',
             coalesce(deduplicated.card_key, ''),
             deduplicated.gate_id,
             deduplicated.direction,

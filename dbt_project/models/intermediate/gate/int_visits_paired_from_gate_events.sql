@@ -13,12 +13,16 @@
 --    or at the card's next swipe there, whichever comes first (flag exit_imputed);
 -- 5. any other exit is kept as a visit without an entry or a dwell time (flag entry_missing).
 -- Every granted swipe left after step 1 is in exactly one visit; denied swipes are in none.
+{% set max_visit = "interval '" ~ var("gate_max_visit_hours", 12) ~ " hours'" %}
+{% set double_swipe = "interval '" ~ var("gate_double_swipe_seconds", 60) ~ " seconds'" %}
+{% set clock_skew = "interval '" ~ var("gate_clock_skew_seconds", 120) ~ " seconds'" %}
 with
 
 passages as (
 
     select * from {{ ref('int_gate_passages_deduplicated') }}
-    where result = 'granted'
+    where
+        result = 'granted'
         and site_code is not null
         and card_key is not null
 
@@ -42,7 +46,10 @@ ordered as (
         lag(direction) over card_at_site as previous_direction,
         lag(passed_at) over card_at_site as previous_passed_at
     from passages
-    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+    window card_at_site as (
+        partition by card_key, site_code
+        order by passed_at, direction, passage_key
+    )
 
 ),
 
@@ -58,27 +65,29 @@ collapsed as (
         sites.open_24h,
         -- the latest moment an exit may come and still close this swipe's visit (entries only)
         case
-            when sites.open_24h then ordered.passed_at + interval '{{ var("gate_max_visit_hours", 12) }} hours'
+            when sites.open_24h then ordered.passed_at + {{ max_visit }}
             else least(
-                ordered.passed_at + interval '{{ var("gate_max_visit_hours", 12) }} hours',
-                {{ gate_next_local_time(gate_next_local_time('ordered.passed_at', 'sites.closes_at'), 'sites.opens_at') }}
+                ordered.passed_at + {{ max_visit }},
+                {{ gate_next_local_time(
+                    gate_next_local_time('ordered.passed_at', 'sites.closes_at'), 'sites.opens_at'
+                ) }}
             )
         end as pairs_until,
         -- when a visit without an exit is closed
         case
-            when sites.open_24h then ordered.passed_at + interval '{{ var("gate_max_visit_hours", 12) }} hours'
+            when sites.open_24h then ordered.passed_at + {{ max_visit }}
             else least(
-                ordered.passed_at + interval '{{ var("gate_max_visit_hours", 12) }} hours',
+                ordered.passed_at + {{ max_visit }},
                 {{ gate_next_local_time('ordered.passed_at', 'sites.closes_at') }}
             )
         end as closes_by
     from ordered
     inner join sites
         on ordered.site_code = sites.site_code
-    where ordered.previous_direction is null
+    where
+        ordered.previous_direction is null
         or ordered.direction <> ordered.previous_direction
-        or ordered.passed_at - ordered.previous_passed_at
-            > interval '{{ var("gate_double_swipe_seconds", 60) }} seconds'
+        or ordered.passed_at - ordered.previous_passed_at > {{ double_swipe }}
 
 ),
 
@@ -95,7 +104,10 @@ sequenced as (
         lead(passage_key) over card_at_site as next_passage_key,
         lead(gate_id) over card_at_site as next_gate_id
     from collapsed
-    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+    window card_at_site as (
+        partition by card_key, site_code
+        order by passed_at, direction, passage_key
+    )
 
 ),
 
@@ -119,9 +131,12 @@ paired_exits as (
     select
         forward_pairs.*,
         direction = 'out'
-            and coalesce(lag(pairs_forward) over card_at_site, false) as paired_backward
+        and coalesce(lag(pairs_forward) over card_at_site, false) as paired_backward
     from forward_pairs
-    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+    window card_at_site as (
+        partition by card_key, site_code
+        order by passed_at, direction, passage_key
+    )
 
 ),
 
@@ -135,11 +150,14 @@ skewed as (
             and not pairs_forward
             and previous_direction = 'out'
             and not coalesce(lag(paired_backward) over card_at_site, false)
-            and passed_at - previous_passed_at <= interval '{{ var("gate_clock_skew_seconds", 120) }} seconds',
+            and passed_at - previous_passed_at <= {{ clock_skew }},
             false
         ) as pairs_with_skewed_exit
     from paired_exits
-    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+    window card_at_site as (
+        partition by card_key, site_code
+        order by passed_at, direction, passage_key
+    )
 
 ),
 
@@ -148,9 +166,12 @@ classified as (
     select
         skewed.*,
         direction = 'out'
-            and coalesce(lead(pairs_with_skewed_exit) over card_at_site, false) as skewed_exit
+        and coalesce(lead(pairs_with_skewed_exit) over card_at_site, false) as skewed_exit
     from skewed
-    window card_at_site as (partition by card_key, site_code order by passed_at, direction, passage_key)
+    window card_at_site as (
+        partition by card_key, site_code
+        order by passed_at, direction, passage_key
+    )
 
 ),
 
@@ -179,7 +200,7 @@ entry_visits as (
             when pairs_with_skewed_exit then passed_at
             else least(closes_by, coalesce(next_passed_at, closes_by))
         end as left_at,
-        not (pairs_forward or pairs_with_skewed_exit) as exit_imputed,
+        not pairs_forward and not pairs_with_skewed_exit as exit_imputed,
         false as entry_missing,
         pairs_with_skewed_exit as clock_skew
     from classified
@@ -203,7 +224,8 @@ orphan_exits as (
         true as entry_missing,
         false as clock_skew
     from classified
-    where direction = 'out'
+    where
+        direction = 'out'
         and not paired_backward
         and not skewed_exit
 

@@ -33,13 +33,13 @@ counters as (
 
 intervals as (
 
-    select distinct on (counter_id, channel, interval_end)
-        *
+    select distinct on (counter_id, channel, interval_end) *
     from {{ ref('stg_gate__counter_intervals') }}
-    where interval_status = 'ok'
+    where
+        interval_status = 'ok'
         and interval_start is not null
         and interval_end - interval_start <= interval '1 hour'
-    order by counter_id, channel, interval_end, batch_id, source_line desc
+    order by counter_id asc, channel asc, interval_end asc, batch_id asc, source_line desc
 
 ),
 
@@ -54,7 +54,7 @@ entries as (
     left join card_links
         on visits.card_key = card_links.identifier_key
     where visits.entered_at is not null
-    group by 1, 2
+    group by visits.site_code, {{ local_hour_start('visits.entered_at') }}
 
 ),
 
@@ -66,7 +66,7 @@ exits as (
         count(*) as exits
     from visits
     where exit_recorded_at is not null
-    group by 1, 2
+    group by site_code, {{ local_hour_start('exit_recorded_at') }}
 
 ),
 
@@ -78,7 +78,7 @@ denied as (
         count(*) as denied_passages
     from passages
     where result = 'denied'
-    group by 1, 2
+    group by site_code, {{ local_hour_start('passed_at') }}
 
 ),
 
@@ -90,14 +90,16 @@ occupancy as (
         hour_end.hour_end - interval '1 hour' as hour_start,
         count(*) as estimated_occupancy
     from visits
-    cross join lateral generate_series(
-        {{ local_hour_start('visits.entered_at') }} + interval '1 hour',
-        visits.left_at,
-        interval '1 hour'
-    ) as hour_end (hour_end)
-    where visits.entered_at is not null
+    cross join
+        lateral generate_series(
+            {{ local_hour_start('visits.entered_at') }} + interval '1 hour',
+            visits.left_at,
+            interval '1 hour'
+        ) as hour_end (hour_end)
+    where
+        visits.entered_at is not null
         and hour_end.hour_end < visits.left_at
-    group by 1, 2
+    group by visits.site_code, hour_end.hour_end
 
 ),
 
@@ -110,21 +112,36 @@ counted as (
     from intervals
     inner join counters
         on intervals.counter_id = counters.device_id
-    group by 1, 2
+    group by counters.site_code, {{ local_hour_start('intervals.interval_start') }}
 
 ),
 
 activity as (
 
-    select site_code, hour_start from entries
+    select
+        site_code,
+        hour_start
+    from entries
     union all
-    select site_code, hour_start from exits
+    select
+        site_code,
+        hour_start
+    from exits
     union all
-    select site_code, hour_start from denied
+    select
+        site_code,
+        hour_start
+    from denied
     union all
-    select site_code, hour_start from counted
+    select
+        site_code,
+        hour_start
+    from counted
     union all
-    select site_code, hour_start from occupancy
+    select
+        site_code,
+        hour_start
+    from occupancy
 
 ),
 
@@ -141,7 +158,8 @@ hours as (
         from activity
         group by site_code
     ) as bounds
-    cross join lateral generate_series(bounds.first_hour, bounds.last_hour, interval '1 hour')
+    cross join
+        lateral generate_series(bounds.first_hour, bounds.last_hour, interval '1 hour')
         as series (hour_start)
 
 ),
@@ -181,9 +199,9 @@ select
     hour_start::timestamptz as hour_start,
     {{ local_date('hour_start') }} as hour_date,
     extract(hour from hour_start at time zone '{{ var("library_timezone", "Asia/Shanghai") }}')::integer
-        as hour_of_day,
+    as hour_of_day,
     extract(isodow from hour_start at time zone '{{ var("library_timezone", "Asia/Shanghai") }}')::integer
-        as weekday,
+    as weekday,
     entries::integer as entries,
     exits::integer as exits,
     identified_entries::integer as identified_entries,

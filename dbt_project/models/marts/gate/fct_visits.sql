@@ -32,10 +32,14 @@ final as (
         visits.entry_missing,
         visits.clock_skew,
         {{ local_date('coalesce(visits.entered_at, visits.left_at)') }} as visit_date,
-        extract(hour from coalesce(visits.entered_at, visits.left_at)
-            at time zone '{{ var("library_timezone", "Asia/Shanghai") }}')::integer as visit_hour,
-        extract(isodow from coalesce(visits.entered_at, visits.left_at)
-            at time zone '{{ var("library_timezone", "Asia/Shanghai") }}')::integer as visit_weekday
+        extract(
+            hour from coalesce(visits.entered_at, visits.left_at)
+            at time zone '{{ var("library_timezone", "Asia/Shanghai") }}'
+        )::integer as visit_hour,
+        extract(
+            isodow from coalesce(visits.entered_at, visits.left_at)
+            at time zone '{{ var("library_timezone", "Asia/Shanghai") }}'
+        )::integer as visit_weekday
     from visits
     left join card_links
         on visits.card_key = card_links.identifier_key
