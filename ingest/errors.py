@@ -61,3 +61,7 @@ class ColumnsChanged(UserError, ValueError):
 
 class FileRefused(UserError, ValueError):
     """A file that is not in its format at all (not JSON, no header...): nothing of it loads."""
+
+
+class LandingFull(UserError, OSError):
+    """The landing folder's disk is full: a fetched file could not be written whole."""
