@@ -18,6 +18,7 @@ from ingest.campus.tables import CAMPUS_PEOPLE
 from ingest.circulation.tables import FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import RawTable
 from ingest.pseudonym import Pseudonymiser
+from ingest.registry import raw_tables
 from tests.conftest import TEST_KEY
 
 AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
@@ -185,7 +186,7 @@ def test_an_empty_selection_fails_on_volume(conn: psycopg.Connection, warehouse_
 
 
 def test_unknown_table_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known tables: campus_people, folio_loans"):
+    with pytest.raises(ValueError, match="known tables: campus_people, .*folio_loans"):
         validate_landing("postgresql://localhost/x", ["gate_events"])
 
 
@@ -209,7 +210,7 @@ def test_each_suite_checks_shape_and_volume(table: str) -> None:
     by_type = {e.expectation_type: e for e in suite.expectations}
     assert set(by_type["expect_table_columns_to_match_set"].column_set) == {
         *LOADER_COLUMNS,
-        *TABLES[table].column_names,
+        *{t.name: t for t in raw_tables()}[table].column_names,
     }
     assert by_type["expect_table_row_count_to_be_between"].min_value == 1
 
