@@ -43,7 +43,14 @@ from psycopg import sql
 
 from ingest.errors import InvalidOption, LoadInProgress, LoadRejected, SourceFileMissing
 from ingest.model import Format, ParseContext, ParsedItem, RawTable, Rejected
-from ingest.pipelined import can_pipeline, numbered_lines, open_bytes, parse_in_workers
+from ingest.pipelined import (
+    GZIP_ERRORS,
+    can_pipeline,
+    corrupt_gzip,
+    numbered_lines,
+    open_bytes,
+    parse_in_workers,
+)
 from ingest.rowtext import row_text, storable, unwritable
 
 PROGRESS_EVERY = 50_000
@@ -530,8 +537,11 @@ def _load_lock(conn: psycopg.Connection, table: RawTable, key: str, label: str, 
 
 def _head_checksum(path: Path) -> str | None:
     """SHA-256 of the content's first line (with its newline); None until it has one."""
-    with open_bytes(path) as handle:
-        first = handle.readline(HEAD_LIMIT)
+    try:
+        with open_bytes(path) as handle:
+            first = handle.readline(HEAD_LIMIT)
+    except GZIP_ERRORS as error:
+        raise corrupt_gzip(path, error) from None
     return hashlib.sha256(first).hexdigest() if first.endswith(b"\n") else None
 
 
@@ -543,7 +553,7 @@ def _scan(path: Path, head: str | None, offsets: Iterable[int]) -> tuple[Prefix,
     position = lines = complete = 0
     complete_digest = digest.copy()
     with open_bytes(path) as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        for block in _read_blocks(path, handle):
             end = position + len(block)
             cuts = [o for o in wanted if position < o <= end]
             newline = block.rfind(b"\n")
@@ -564,6 +574,13 @@ def _scan(path: Path, head: str | None, offsets: Iterable[int]) -> tuple[Prefix,
         at[0] = hashlib.sha256().hexdigest()
     prefix = Prefix(head, complete, lines, complete_digest.hexdigest(), position - complete)
     return prefix, at
+
+
+def _read_blocks(path: Path, handle: Any) -> Iterator[bytes]:
+    try:
+        yield from iter(lambda: handle.read(1 << 20), b"")
+    except GZIP_ERRORS as error:
+        raise corrupt_gzip(path, error) from None
 
 
 def _resume_point(

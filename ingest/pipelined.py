@@ -13,10 +13,12 @@ import gzip
 import multiprocessing
 import queue as queue_module
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from ingest.errors import FileRefused
 from ingest.model import Format, ParseContext, Rejected
 from ingest.rowtext import unwritable
 
@@ -25,6 +27,15 @@ BLOCK_BYTES = 1 << 20
 IN_FLIGHT = 3
 WORKERS = 2
 GZIP_MAGIC = b"\x1f\x8b"
+# What reading a gzip file cut short (a copy onto a full disk) or damaged raises.
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def corrupt_gzip(path: Path, error: BaseException) -> FileRefused:
+    return FileRefused(
+        f"{path}: the gzip file is cut short or damaged ({error or type(error).__name__}); nothing of it was "
+        "loaded: copy it again whole"
+    )
 
 
 class Chunk(NamedTuple):
@@ -61,7 +72,10 @@ def _blocks(path: Path, start: tuple[int, int] = (0, 1)) -> Iterator[tuple[int, 
         if offset:
             handle.seek(offset)
         while True:
-            data = handle.read(BLOCK_BYTES)
+            try:
+                data = handle.read(BLOCK_BYTES)
+            except GZIP_ERRORS as error:
+                raise corrupt_gzip(path, error) from None
             if not data:
                 break
             data = rest + data
@@ -213,9 +227,12 @@ def numbered_lines(path: Path, start: tuple[int, int] = (0, 1)) -> Iterator[tupl
     (lines end at \n; bytes that are not UTF-8 become U+FFFD): the input of a format's
     line_parser when one process reads a file from the middle."""
     offset, line_no = start
-    with open_bytes(path) as handle:
-        if offset:
-            handle.seek(offset)
-        for raw in handle:
-            yield line_no, raw.decode("utf-8", errors="replace")
-            line_no += 1
+    try:
+        with open_bytes(path) as handle:
+            if offset:
+                handle.seek(offset)
+            for raw in handle:
+                yield line_no, raw.decode("utf-8", errors="replace")
+                line_no += 1
+    except GZIP_ERRORS as error:
+        raise corrupt_gzip(path, error) from None

@@ -133,7 +133,8 @@ def parse(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
     """counter-tsv: one row per item, attributes, metric type and month (zero months included:
     the TSV states them, and they let a corrected month replace an old figure)."""
     where = str(path)
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    # a byte that is not UTF-8 becomes U+FFFD in its cell; the rest of the row still loads
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
         lines = enumerate(handle, start=1)
         header = header_from_fields(read_header_block(lines, where), ctx, where)
         columns = _column_row(lines, where)

@@ -178,8 +178,13 @@ class _Resolver:
 
 
 def parse_ezproxy_log(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
-    with open_log(path) as handle:
-        yield from ezproxy_line_parser(ctx)(enumerate(handle, 1))
+    from ingest.pipelined import GZIP_ERRORS, corrupt_gzip
+
+    try:
+        with open_log(path) as handle:
+            yield from ezproxy_line_parser(ctx)(enumerate(handle, 1))
+    except GZIP_ERRORS as error:
+        raise corrupt_gzip(path, error) from None
 
 
 def ezproxy_line_parser(ctx: ParseContext) -> Callable[[Iterable[tuple[int, str]]], Iterator[ParsedItem]]:
