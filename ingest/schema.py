@@ -96,9 +96,9 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             conn.execute("revoke all on schema raw, quarantine, restricted from public")
         for statement in FIXED_TABLES:
             conn.execute(statement)  # `create table if not exists` locks nothing that exists
-        for table, column, pg_type in ADDED_COLUMNS:
-            if not _has_column(conn, table, column):
-                conn.execute(f"alter table {table} add column if not exists {column} {pg_type}")
+        for qualified, column, pg_type in ADDED_COLUMNS:
+            if not _has_column(conn, qualified, column):
+                conn.execute(f"alter table {qualified} add column if not exists {column} {pg_type}")
         indexes = [
             *FIXED_INDEXES,
             *(("raw", f"{t.name}_batch", f"on raw.{t.name} (batch_id)") for t in tables),
