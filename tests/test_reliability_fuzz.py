@@ -150,6 +150,7 @@ SEEDS: dict[str, bytes] = {
     ).encode(),
     "evergreen-circ": _EVERGREEN.encode(),
 }
+SEEDS["counter-csv"] = SEEDS["counter-tsv"].replace(b"\t", b",")
 
 HOSTILE_TEXT = [
     "\x00",

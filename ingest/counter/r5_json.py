@@ -17,11 +17,9 @@ from ingest.counter.items import (
 )
 from ingest.model import ParsedItem, Rejected
 
-NAME_FIELDS = ("Title", "Database", "Item", "Platform")
 
-
-def _name(item: Mapping[str, Any]) -> str | None:
-    for name in NAME_FIELDS:
+def _name(item: Mapping[str, Any], fields: tuple[str, ...]) -> str | None:
+    for name in fields:
         if text_or_none(item.get(name)):
             return text_or_none(item.get(name))
     return None
@@ -41,7 +39,7 @@ def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[Parsed
     values: dict[str, Any] = {
         "platform": text_or_none(item.get("Platform")),
         "publisher": text_or_none(item.get("Publisher")),
-        "item_name": _name(item),
+        "item_name": _name(item, header.name_fields),
         "parent_title": text_or_none(parent.get("Item_Name")) if parent else None,
         "data_type": text_or_none(item.get("Data_Type")),
         "section_type": text_or_none(item.get("Section_Type")),
