@@ -133,6 +133,11 @@ def header_from_fields(fields: dict[str, str], ctx: ParseContext, where: str) ->
     period = dict(
         part.strip().split("=", 1) for part in fields.get("Reporting_Period", "").split(";") if "=" in part
     )
+    spelled = re.fullmatch(
+        r"\s*(\d{4}-\d{2}-\d{2})\s+to\s+(\d{4}-\d{2}-\d{2})\s*", fields.get("Reporting_Period", "")
+    )
+    if spelled and not period:  # `2017-01-01 to 2017-06-30`, as the COUNTER examples write it
+        period = {"Begin_Date": spelled[1], "End_Date": spelled[2]}
     institution = fields.get("Institution_ID", "")
     customer_id = (
         ctx.options.get("customer_id")
