@@ -421,20 +421,26 @@ def load_file(
     label = str(path)
     growing = fmt.append_only and fmt.line_parser is not None
     head = _head_checksum(path) if growing else None
-    checksum = file_checksum(path)
-    previous = _already_loaded(conn, fmt.table, checksum)
-    if previous:
-        return _skipped(fmt, label, previous)
+    checksum = None
+    if head is None:  # keyed on the checksum: look it up before taking any lock
+        checksum = file_checksum(path)
+        previous = _already_loaded(conn, fmt.table, checksum)
+        if previous:
+            return _skipped(fmt, label, previous)
     wait = _lock_wait() if lock_wait is None else lock_wait
-    with _load_lock(conn, fmt.table, head or checksum, label, wait) as waited:
+    with _load_lock(conn, fmt.table, head or checksum or "", label, wait) as waited:
         notes = [waited] if waited else []
+        resume = prefix = None
+        if head is not None:
+            # One read of a log finds both its checksum (a plain file's bytes are its content)
+            # and how much of it earlier loads covered.
+            resume, prefix, content_checksum = _resume_point(conn, fmt.table, path, head)
+            checksum = content_checksum if not _gzipped(path) else file_checksum(path)
+        assert checksum is not None
         # Looked at again under the lock: the process we waited for may have loaded it.
         previous = _already_loaded(conn, fmt.table, checksum)
         if previous:
             return _skipped(fmt, label, previous, notes)
-        resume = prefix = None
-        if growing:
-            resume, prefix = _resume_point(conn, fmt.table, path, head)
         refused: dict[int, tuple[str, str]] = {}
         while True:
             items: Iterator[ParsedItem] | None = None
@@ -545,8 +551,14 @@ def _head_checksum(path: Path) -> str | None:
     return hashlib.sha256(first).hexdigest() if first.endswith(b"\n") else None
 
 
-def _scan(path: Path, head: str | None, offsets: Iterable[int]) -> tuple[Prefix, dict[int, str]]:
-    """The content's Prefix, and the SHA-256 of its first n bytes for each n of `offsets`."""
+def _gzipped(path: Path) -> bool:
+    with open(path, "rb") as probe:
+        return probe.read(2) == b"\x1f\x8b"
+
+
+def _scan(path: Path, head: str | None, offsets: Iterable[int]) -> tuple[Prefix, dict[int, str], str]:
+    """The content's Prefix, the SHA-256 of its first n bytes for each n of `offsets`, and the
+    SHA-256 of the whole content."""
     wanted = sorted(set(offsets))
     digest = hashlib.sha256()
     at: dict[int, str] = {}
@@ -573,7 +585,7 @@ def _scan(path: Path, head: str | None, offsets: Iterable[int]) -> tuple[Prefix,
     if 0 in wanted:
         at[0] = hashlib.sha256().hexdigest()
     prefix = Prefix(head, complete, lines, complete_digest.hexdigest(), position - complete)
-    return prefix, at
+    return prefix, at, digest.hexdigest()
 
 
 def _read_blocks(path: Path, handle: Any) -> Iterator[bytes]:
@@ -585,9 +597,9 @@ def _read_blocks(path: Path, handle: Any) -> Iterator[bytes]:
 
 def _resume_point(
     conn: psycopg.Connection, table: RawTable, path: Path, head: str | None
-) -> tuple[Resume | None, Prefix]:
+) -> tuple[Resume | None, Prefix, str]:
     """Where a file of an append-only format goes on from the largest earlier load whose content
-    it begins with (None: from the start), and what this load will cover."""
+    it begins with (None: from the start), what this load will cover, and the content's SHA-256."""
     candidates = []
     if head is not None:
         candidates = conn.execute(
@@ -596,9 +608,9 @@ def _resume_point(
             "and content_bytes is not null order by content_bytes desc, finished_at desc limit 50",
             (table.name, head),
         ).fetchall()
-    prefix, at = _scan(path, head, (c[1] for c in candidates))
+    prefix, at, whole = _scan(path, head, (c[1] for c in candidates))
     for batch_id, content_bytes, content_lines, content_checksum, tail_bytes in candidates:
         if content_bytes > prefix.content_bytes or at.get(content_bytes) != content_checksum:
             continue
-        return Resume(content_bytes, content_lines + 1, batch_id, bool(tail_bytes)), prefix
-    return None, prefix
+        return Resume(content_bytes, content_lines + 1, batch_id, bool(tail_bytes)), prefix, whole
+    return None, prefix, whole
