@@ -219,3 +219,24 @@ def test_a_renamed_koha_column_is_refused_naming_the_columns(warehouse_url: str,
     missing = write(tmp_path / "missing.csv", "datetime,type,itemnumber\n2025-09-02 10:15:00,issue,1\n")
     with pytest.raises(ColumnsChanged, match="lacks borrowernumber"):
         ingest_files(warehouse_url, "circulation", "koha-csv", [missing], key=TEST_KEY, max_reject_share=0.25)
+
+
+def test_counter_columns_are_found_by_name(tmp_path: Path) -> None:
+    from ingest.counter import tsv
+    from tests.helpers import split
+    from tests.test_reliability_fuzz import SEEDS
+
+    text = SEEDS["counter-tsv"].decode()
+    header_block, table = text.split("\n\n", 1)
+    rows = [line.split("\t") for line in table.strip("\n").split("\n")]
+    order = list(reversed(range(len(rows[0]))))
+    shuffled = "\n".join("\t".join([row[i] for i in order] + ["extra"]) for row in rows)
+    shuffled = shuffled.replace("extra", "A_New_Column", 1)  # the column row names the new column
+    plain = split(tsv.parse(write(tmp_path / "plain.tsv", text), context()))
+    moved = split(
+        tsv.parse(write(tmp_path / "moved.tsv", header_block + "\n\n" + shuffled + "\n"), context())
+    )
+    assert moved[1] == [] and sorted(v for _, v in moved[0]) == sorted(v for _, v in plain[0])
+    renamed = text.replace("\tMetric_Type\t", "\tMetric\t")
+    with pytest.raises(UserError, match="Metric_Type"):
+        list(tsv.parse(write(tmp_path / "renamed.tsv", renamed), context()))
