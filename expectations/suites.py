@@ -444,3 +444,27 @@ LANDING_SUITES.update(
         "volunteer_hours": volunteer_hours_suite,
     }
 )
+
+
+def evergreen_circulations_suite(as_of: datetime) -> ExpectationSuite:
+    from ingest.circulation.tables import EVERGREEN_CIRCULATIONS
+
+    return ExpectationSuite(
+        name="landing.evergreen_circulations",
+        expectations=[
+            *_shape_and_volume(EVERGREEN_CIRCULATIONS),
+            *_not_null("circ_id", "item_id", "loan_at"),
+            *_pseudonyms("patron_key"),
+            _noted(
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "circ_id"]),
+                "an export lists each circulation once",
+            ),
+            _not_in_future("loan_at", as_of, EARLIEST_EVENT),
+            # due dates lie in the future by design; check-ins cannot
+            _not_in_future("returned_at", as_of, EARLIEST_EVENT),
+            _one_of("renewal_channel", ["desk", "phone", "opac", "auto"]),
+        ],
+    )
+
+
+LANDING_SUITES["evergreen_circulations"] = evergreen_circulations_suite

@@ -52,3 +52,16 @@ class SourceUnavailable(UserError):
 
 class WarehouseError(UserError):
     """The warehouse refused a statement for a reason the user can look into."""
+
+
+class ColumnsChanged(UserError, ValueError):
+    """A file's columns are not the ones its format reads (one renamed, or missing): refused
+    whole, naming the columns, rather than loaded with a field silently empty."""
+
+
+class FileRefused(UserError, ValueError):
+    """A file that is not in its format at all (not JSON, no header...): nothing of it loads."""
+
+
+class LandingFull(UserError, OSError):
+    """The landing folder's disk is full: a fetched file could not be written whole."""

@@ -13,11 +13,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ingest.errors import FileRefused
+
 _decoder = json.JSONDecoder()
 _space = re.compile(r"[\s,]*")
 
 
-class JsonFileError(ValueError):
+class JsonFileError(FileRefused):
     """The file is not JSON at all, or has no record array where one was expected."""
 
 
@@ -35,7 +37,8 @@ def iter_records(
     """Yield (line, record) for each element of the first array found under one of `array_keys`
     (or of a top-level array, or the single top-level object). A record that fails to decode is
     yielded as (line, JSONDecodeError) and the rest of the array is given up (JSON has no resync)."""
-    text = Path(path).read_text(encoding="utf-8-sig")
+    # JSON is UTF-8: a byte that is not becomes U+FFFD in its value, and the rest still loads.
+    text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
     stripped = text.lstrip()
     if not stripped:
         raise JsonFileError(f"{path}: the file is empty; expected a JSON object or array")
@@ -60,6 +63,8 @@ def iter_records(
         if array_start is None:
             yield 1 + text.count("\n", 0, len(text) - len(stripped)), document
             return
+    elif first_error is None:
+        raise JsonFileError(f"{path}: a JSON {type(document).__name__}, not an object or array of records")
     elif first_error is not None and not stripped.startswith("{"):
         raise JsonFileError(
             f"{path}: line {first_error.lineno}: not JSON ({first_error.msg}); expected a JSON "
@@ -95,7 +100,7 @@ def iter_records(
 def page_header(path: Path) -> dict[str, Any]:
     """The top-level fields of a page other than its record array (e.g. snapshot_date)."""
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        document = json.loads(Path(path).read_text(encoding="utf-8-sig", errors="replace"))
     except json.JSONDecodeError:
         return {}
     if not isinstance(document, dict):

@@ -143,6 +143,11 @@ class Format:
     line_parser: (
         Callable[[ParseContext], Callable[[Iterable[tuple[int, str]]], Iterator[ParsedItem]]] | None
     ) = None
+    # A log written by appending (an EZproxy log read before the day ended): when a file begins
+    # with the content an earlier load covered, only what follows is loaded, numbered on from
+    # there. Needs line_parser. Other formats load a changed file whole (see the README's table
+    # of what each format does with overlaps and corrections).
+    append_only: bool = False
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)

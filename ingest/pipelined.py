@@ -13,17 +13,29 @@ import gzip
 import multiprocessing
 import queue as queue_module
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from ingest.errors import FileRefused
 from ingest.model import Format, ParseContext, Rejected
+from ingest.rowtext import unwritable
 
 MIN_BYTES = 8 * 1024 * 1024  # below this a worker costs more than it saves
 BLOCK_BYTES = 1 << 20
 IN_FLIGHT = 3
 WORKERS = 2
 GZIP_MAGIC = b"\x1f\x8b"
+# What reading a gzip file cut short (a copy onto a full disk) or damaged raises.
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def corrupt_gzip(path: Path, error: BaseException) -> FileRefused:
+    return FileRefused(
+        f"{path}: the gzip file is cut short or damaged ({error or type(error).__name__}); nothing of it was "
+        "loaded: copy it again whole"
+    )
 
 
 class Chunk(NamedTuple):
@@ -42,7 +54,8 @@ def can_pipeline(fmt: Format, path: Path, ctx: ParseContext) -> bool:
     )
 
 
-def _open_bytes(path: Path) -> IO[bytes]:
+def open_bytes(path: Path) -> IO[bytes]:
+    """The file's content as bytes, gunzipped on the fly when it starts with the gzip magic."""
     with open(path, "rb") as probe:
         magic = probe.read(2)
     if magic == GZIP_MAGIC:
@@ -50,13 +63,19 @@ def _open_bytes(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(number of the block's first line, bytes of whole lines), in file order."""
-    line_no = 1
+def _blocks(path: Path, start: tuple[int, int] = (0, 1)) -> Iterator[tuple[int, bytes]]:
+    """(number of the block's first line, bytes of whole lines), in file order, from `start`
+    (a byte offset in the content at a line's start, and that line's number)."""
+    offset, line_no = start
     rest = b""
-    with _open_bytes(path) as handle:
+    with open_bytes(path) as handle:
+        if offset:
+            handle.seek(offset)
         while True:
-            data = handle.read(BLOCK_BYTES)
+            try:
+                data = handle.read(BLOCK_BYTES)
+            except GZIP_ERRORS as error:
+                raise corrupt_gzip(path, error) from None
             if not data:
                 break
             data = rest + data
@@ -72,6 +91,7 @@ def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def _work(fmt: Format, ctx: ParseContext, prefix: tuple[str, str], tasks: Any, results: Any) -> None:
+    from psycopg import DataError
     from psycopg._copy_base import TextFormatter
     from psycopg.adapt import Transformer
 
@@ -118,7 +138,11 @@ def _work(fmt: Format, ctx: ParseContext, prefix: tuple[str, str], tasks: Any, r
                 line, values = item  # type: ignore[misc]
                 if time_at:
                     values = as_text(values)
-                out += formatter.write_row((batch_id, label, line, *values))
+                try:
+                    out += formatter.write_row((batch_id, label, line, *values))
+                except (DataError, UnicodeEncodeError) as error:  # a NUL byte: a row, not the file
+                    rejected.append(unwritable(fmt.table, line, item[1], error))
+                    continue
                 rows += 1
             out += formatter.end()  # the formatter keeps a tail of up to 32 KiB: take it now
             results.put(("chunk", Chunk(bytes(out), rows, rejected)))
@@ -137,8 +161,10 @@ def parse_in_workers(
     batch_id: uuid.UUID,
     label: str,
     workers: int = WORKERS,
+    start: tuple[int, int] = (0, 1),
 ) -> Iterator[Chunk]:
-    """The file's rows as COPY text chunks, in file order, parsed by `workers` processes."""
+    """The file's rows as COPY text chunks, in file order, parsed by `workers` processes, from
+    `start` (byte offset of a line in the content, its line number) to the end."""
     context = multiprocessing.get_context("fork")  # workers inherit ctx: nothing to pickle
     pool = []
     for number in range(workers):
@@ -169,7 +195,7 @@ def parse_in_workers(
 
     sent = received = 0
     try:
-        for block in _blocks(path):
+        for block in _blocks(path, start):
             if sent - received >= workers * IN_FLIGHT:
                 yield receive(received % workers)
                 received += 1
@@ -194,3 +220,19 @@ def parse_in_workers(
             tasks.cancel_join_thread()
             tasks.close()
             results.close()
+
+
+def numbered_lines(path: Path, start: tuple[int, int] = (0, 1)) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the file's lines from `start`, split and decoded as the workers do
+    (lines end at \n; bytes that are not UTF-8 become U+FFFD): the input of a format's
+    line_parser when one process reads a file from the middle."""
+    offset, line_no = start
+    try:
+        with open_bytes(path) as handle:
+            if offset:
+                handle.seek(offset)
+            for raw in handle:
+                yield line_no, raw.decode("utf-8", errors="replace")
+                line_no += 1
+    except GZIP_ERRORS as error:
+        raise corrupt_gzip(path, error) from None

@@ -35,5 +35,6 @@ class Pseudonymiser:
             return None
         if kind not in KINDS:
             raise ValueError(f"unknown identifier kind {kind!r}; expected one of {KINDS}")
-        message = f"{kind}:{value}".encode()
+        # surrogatepass: a lone surrogate (a JSON "\ud800") still gets its own stable pseudonym
+        message = f"{kind}:{value}".encode("utf-8", "surrogatepass")
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]

@@ -40,7 +40,6 @@ FIXED_TABLES = (
     finished_at timestamptz not null,
     status text not null
 )""",
-    "create index if not exists load_log_checksum on raw.load_log (target_table, checksum)",
     """create table if not exists quarantine.rejected_rows (
     batch_id uuid not null,
     source text not null,
@@ -56,35 +55,109 @@ FIXED_TABLES = (
 )
 
 
+# Columns added to fixed tables after their first release: (table, column, type).
+ADDED_COLUMNS = (
+    # What an append-only load covered (ingest.loader.Prefix): a log that grew since is
+    # loaded from where the previous load stopped.
+    ("raw.load_log", "head_checksum", "text"),
+    ("raw.load_log", "content_bytes", "bigint"),
+    ("raw.load_log", "content_lines", "bigint"),
+    ("raw.load_log", "content_checksum", "text"),
+    ("raw.load_log", "tail_bytes", "bigint"),
+    ("raw.load_log", "first_line", "bigint"),
+)
+# Indexes: (schema, name, definition).
+FIXED_INDEXES = (
+    ("raw", "load_log_checksum", "on raw.load_log (target_table, checksum)"),
+    ("raw", "load_log_head", "on raw.load_log (target_table, head_checksum)"),
+)
+
+
 def migrate(conn: psycopg.Connection) -> list[str]:
-    """Create what is missing; never drops or rewrites. Returns the landing tables."""
+    """Create what is missing; never drops or rewrites. Returns the landing tables.
+
+    Safe to run from several processes at once, and while loads run: one advisory lock
+    serialises migrations, and a statement that would lock a landing table (an index, a new
+    column) runs only when what it creates is missing, so a warehouse already in place is
+    only read (`create index if not exists` takes its table lock before looking, and waiting for
+    it behind a running load deadlocks with that load's load-log insert)."""
+    tables = raw_tables()
     with conn.transaction():
         # Two processes migrating a new warehouse at once would race on `create schema`:
         # the second waits here for the first to commit, then finds everything in place.
         conn.execute("select pg_advisory_xact_lock(hashtext('urm.migrate'))")
+        created = False
+        existing = {r[0] for r in conn.execute("select nspname from pg_namespace")}
         for schema in SCHEMAS:
-            conn.execute(f"create schema if not exists {schema}")
-        conn.execute("revoke all on schema raw, quarantine, restricted from public")
+            if schema not in existing:
+                conn.execute(f"create schema if not exists {schema}")
+                created = True
+        if created:
+            conn.execute("revoke all on schema raw, quarantine, restricted from public")
         for statement in FIXED_TABLES:
-            conn.execute(statement)
-        tables = raw_tables()
+            conn.execute(statement)  # `create table if not exists` locks nothing that exists
+        for qualified, column, pg_type in ADDED_COLUMNS:
+            if not _has_column(conn, qualified, column):
+                conn.execute(f"alter table {qualified} add column if not exists {column} {pg_type}")
+        indexes = [
+            *FIXED_INDEXES,
+            *((t.schema, f"{t.name}_batch", f"on {t.schema}.{t.name} (batch_id)") for t in tables),
+        ]
         for table in tables:
-            conn.execute(table.ddl())
-            conn.execute(
-                f"create index if not exists {table.name}_batch on {table.schema}.{table.name} (batch_id)"
-            )
-    _ensure_roles(conn)
+            if not _exists(conn, f"{table.schema}.{table.name}"):
+                conn.execute(table.ddl())
+                created = True
+        for schema, name, definition in indexes:
+            if not _exists(conn, f"{schema}.{name}"):
+                conn.execute(f"create index if not exists {name} {definition}")
+                created = True
+        _ensure_roles(conn, force=created)
     return [t.name for t in tables]
 
 
-def _ensure_roles(conn: psycopg.Connection) -> None:
-    """Create the group roles when this user may; an external warehouse may manage its own."""
+def _exists(conn: psycopg.Connection, qualified: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (qualified,)).fetchone()[0]  # type: ignore[index]
+
+
+def _has_column(conn: psycopg.Connection, qualified: str, column: str) -> bool:
+    row = conn.execute(
+        "select 1 from pg_attribute where attrelid = to_regclass(%s) and attname = %s and not attisdropped",
+        (qualified, column),
+    ).fetchone()
+    return row is not None
+
+
+def _roles_in_place(conn: psycopg.Connection) -> bool:
+    """Both roles exist and hold their privileges on every table there is now."""
+    roles = {
+        r[0] for r in conn.execute("select rolname from pg_roles where rolname = any(%s)", (list(ROLES),))
+    }
+    if roles != set(ROLES):
+        return False
+    missing = conn.execute(
+        "select count(*) from pg_tables where (schemaname in ('raw', 'quarantine', 'restricted') "
+        "and not has_table_privilege('urm_loader', format('%I.%I', schemaname, tablename), 'insert')) "
+        "or (schemaname = 'marts' "
+        "and not has_table_privilege('urm_bi', format('%I.%I', schemaname, tablename), 'select'))"
+    ).fetchone()
+    return missing is not None and missing[0] == 0
+
+
+def _ensure_roles(conn: psycopg.Connection, *, force: bool) -> None:
+    """Create the group roles when this user may; an external warehouse may manage its own.
+    Runs inside the migration's lock: concurrent GRANTs fail with `tuple concurrently updated`."""
     try:
-        with conn.transaction():
+        with conn.transaction():  # a savepoint: a refused grant leaves the migration intact
+            if not force and _roles_in_place(conn):
+                return
             for role, grants in ROLES.items():
                 exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
                 if not exists:
-                    conn.execute(f"create role {role} nologin")
+                    try:
+                        with conn.transaction():
+                            conn.execute(f"create role {role} nologin")
+                    except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                        pass  # roles are server-wide: another database's migration made it just now
                 for grant in grants:
                     conn.execute(grant)
     except psycopg.errors.InsufficientPrivilege:

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ingest.errors import FileRefused
 from ingest.jsonrecords import iter_records, page_header
 from ingest.model import ParseContext, ParsedItem, Rejected
 from ingest.values import optional_int, parse_date
@@ -58,9 +59,12 @@ def _code_and_name(record: dict[str, Any], field: str) -> tuple[str | None, str 
     if not isinstance(value, dict):
         raise _Bad(field, f"expected an object with code and name, found {type(value).__name__}")
     code = value.get("code")
-    if not code:
-        raise _Bad(f"{field}.code", "code is required when the object is present")
-    return str(code).strip(), (value.get("name") or value.get("name_en"))
+    if not code or not isinstance(code, (str, int)):
+        raise _Bad(f"{field}.code", "code is required (as text) when the object is present")
+    name = value.get("name") or value.get("name_en")
+    if name is not None and not isinstance(name, (str, int)):
+        raise _Bad(f"{field}.name", f"expected text, found {type(name).__name__}")
+    return str(code).strip(), str(name) if name is not None else None
 
 
 def _flag(consent: dict[str, Any], name: str, default: bool) -> bool:
@@ -121,8 +125,11 @@ def parse_campus_json(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
     header = page_header(path)
     snapshot_text = ctx.options.get("snapshot_date") or header.get("snapshot_date")
     if snapshot_text is None:
-        raise ValueError(f"{path}: no snapshot_date in the page header; pass --snapshot-date YYYY-MM-DD")
-    snapshot = parse_date(str(snapshot_text))
+        raise FileRefused(f"{path}: no snapshot_date in the page header; pass --snapshot-date YYYY-MM-DD")
+    try:
+        snapshot = parse_date(str(snapshot_text))
+    except ValueError as err:
+        raise FileRefused(f"{path}: snapshot_date: {err}; pass --snapshot-date YYYY-MM-DD") from None
     for line, record in iter_records(path, ("data",)):
         if isinstance(record, json.JSONDecodeError):
             yield Rejected(line, "(json)", f"not valid JSON from here on: {record.msg}", "")

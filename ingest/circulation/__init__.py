@@ -1,8 +1,9 @@
-"""Circulation source: loans and item records from the ILS (FOLIO or Koha)."""
+"""Circulation source: loans and item records from the ILS (Koha, FOLIO or Evergreen)."""
 
+from ingest.circulation.evergreen import parse_evergreen_circulations
 from ingest.circulation.folio import parse_folio_items, parse_folio_loans
 from ingest.circulation.koha import DEFAULT_TIMEZONE, parse_koha_items, parse_koha_statistics
-from ingest.circulation.tables import FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
+from ingest.circulation.tables import EVERGREEN_CIRCULATIONS, FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import Format, Option, Source
 
 ENCODING = Option("encoding", "CSV encoding: auto, utf-8 or gb18030.", default="auto")
@@ -54,8 +55,22 @@ SOURCES = [
                 landing=("circulation/folio/loans-*.json",),
                 identifier_fields=("userId", "proxyUserId"),
             ),
+            Format(
+                "circulation",
+                "evergreen-circ",
+                EVERGREEN_CIRCULATIONS,
+                parse_evergreen_circulations,
+                "Evergreen's action.circulation: a pg_dump COPY block (COPY text) or CSV with a header",
+                landing=(
+                    "circulation/evergreen/circulation-*.sql",
+                    "circulation/evergreen/circulation-*.copy",
+                    "circulation/evergreen/circulation-*.csv",
+                ),
+                identifier_fields=("usr", "circ_staff", "checkin_staff"),
+            ),
         ),
-        # A library runs one ILS: e.g. URM_CIRCULATION_FORMATS=folio-items-json,folio-json.
+        # A library runs one ILS: e.g. URM_CIRCULATION_FORMATS=folio-items-json,folio-json
+        # (or evergreen-circ for Evergreen).
         select_env="URM_CIRCULATION_FORMATS",
     )
 ]

@@ -29,6 +29,16 @@ def _required_text(record: dict[str, Any], field: str) -> str:
     return value.strip()
 
 
+def _optional_text(record: dict[str, Any], field: str) -> str | None:
+    """A text field (an id, a name); a number is taken as its text, anything else is refused."""
+    value = record.get(field) if isinstance(record, dict) else None
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _Bad(field, f"expected text, found {type(value).__name__}")
+    return str(value)
+
+
 def _instant(record: dict[str, Any], field: str, *, required: bool = False):
     value = record.get(field)
     if value in (None, ""):
@@ -49,40 +59,43 @@ def _loan(record: Any, ctx: ParseContext) -> tuple[Any, ...]:
     pseudonym = ctx.pseudonymiser.pseudonym
     status: dict[str, Any] = record["status"] if isinstance(record.get("status"), dict) else {}
     renewals = record.get("renewalCount")
-    if renewals is not None and (isinstance(renewals, bool) or not isinstance(renewals, int) or renewals < 0):
-        raise _Bad("renewalCount", f"expected a whole number >= 0, found {renewals!r}")
+    if renewals is not None and (
+        isinstance(renewals, bool) or not isinstance(renewals, int) or not 0 <= renewals < 2**31
+    ):
+        raise _Bad("renewalCount", f"expected a whole number >= 0, found {renewals!r:.40}")
     return (
-        record.get("id"),
-        pseudonym("patron", record.get("userId")),
-        pseudonym("patron", record.get("proxyUserId")),
+        _optional_text(record, "id"),
+        pseudonym("patron", _optional_text(record, "userId")),
+        pseudonym("patron", _optional_text(record, "proxyUserId")),
         _required_text(record, "itemId"),
         _required_text(record, "action"),
-        status.get("name"),
-        record.get("itemStatus"),
+        _optional_text(status, "name"),
+        _optional_text(record, "itemStatus"),
         _instant(record, "loanDate", required=True),
         _instant(record, "dueDate"),
         _instant(record, "returnDate"),
         renewals,
-        record.get("checkoutServicePointId"),
-        record.get("itemEffectiveLocationIdAtCheckOut"),
+        _optional_text(record, "checkoutServicePointId"),
+        _optional_text(record, "itemEffectiveLocationIdAtCheckOut"),
     )
 
 
 def _item(record: Any, ctx: ParseContext) -> tuple[Any, ...]:
     if not isinstance(record, dict):
         raise _Bad("(record)", f"expected an item object, found {type(record).__name__}")
-    call_number = (record.get("effectiveCallNumberComponents") or {}).get("callNumber") or record.get(
-        "itemLevelCallNumber"
-    )
+    components = record.get("effectiveCallNumberComponents")
+    call_number = (
+        _optional_text(components, "callNumber") if isinstance(components, dict) else None
+    ) or _optional_text(record, "itemLevelCallNumber")
     material = record.get("materialType") or {}
     location = record.get("effectiveLocation") or {}
     return (
         "folio",
         _required_text(record, "id"),
-        record.get("barcode"),
+        _optional_text(record, "barcode"),
         call_number,
-        material.get("name") if isinstance(material, dict) else None,
-        location.get("name") if isinstance(location, dict) else None,
+        _optional_text(material, "name") if isinstance(material, dict) else None,
+        _optional_text(location, "name") if isinstance(location, dict) else None,
     )
 
 

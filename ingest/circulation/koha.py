@@ -1,9 +1,11 @@
 """Koha CSV exports: the `statistics` table (`koha-csv`) and the `items` table (`koha-items-csv`).
 
-Koha's own column names are the header. Files come as UTF-8 or GB18030 (Windows exports in
-Chinese libraries); `encoding` auto-detects per file from its first block. The file is read line
-by line as bytes so that a line in the wrong encoding, a stray quote or a missing field costs
-that line only, and every rejected row names its physical line.
+Koha's own column names are the header, and fields are found by name: new columns are
+ignored, reordered ones are fine, and a renamed one is refused naming the columns. Files come as
+UTF-8 or GB18030 (Windows exports in Chinese libraries); `encoding` auto-detects per file from
+its first block. The file is read line by line as bytes so that a line in the wrong encoding,
+a stray quote or a missing field costs that record only; lines are then joined into CSV records
+(a quoted field may hold line breaks), and every rejected row names its record's first line.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ingest.errors import ColumnsChanged
 from ingest.model import ParseContext, ParsedItem, Rejected
 from ingest.values import parse_decimal, parse_local_datetime
 
@@ -47,6 +50,8 @@ EVENT_TYPES = {
 ITEM_EVENTS = {"issue", "return", "renew", "localuse", "onsite_checkout", "recall"}
 ITEMS_REQUIRED = ("itemnumber",)
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+# A quoted field may span lines; one still open after this many lines is a stray quote.
+MAX_RECORD_LINES = 50
 
 
 class _Bad(ValueError):
@@ -77,20 +82,39 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     return "utf-8" if utf8_lines >= other_lines else "gb18030"
 
 
-def _csv_lines(path: Path, ctx: ParseContext) -> Iterator[tuple[int, list[str] | Rejected, str]]:
-    """Yield (line, fields or Rejected, raw text) for every data line, after checking the header."""
-    encoding = detect_encoding(path, str(ctx.options.get("encoding") or "auto"))
+def _quote_open(text: str, in_quote: bool) -> bool:
+    """Whether a CSV record is inside a quoted field at the end of `text`, given whether it was at
+    its start. Excel's rules, as the csv module reads them: a quote opens a field only at the
+    field's start, and a doubled quote inside one is a quote."""
+    if '"' not in text:
+        return in_quote
+    at_field_start = not in_quote
+    i, end = 0, len(text)
+    while i < end:
+        char = text[i]
+        if in_quote:
+            if char == '"':
+                if i + 1 < end and text[i + 1] == '"':
+                    i += 1
+                else:
+                    in_quote = False
+        elif char == '"' and at_field_start:
+            in_quote = True
+        at_field_start = not in_quote and char == ","
+        i += 1
+    return in_quote
+
+
+def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | Rejected]]:
+    """(line number, text) of each physical line, or a Rejected naming the undecodable byte."""
     with open(path, "rb") as handle:
-        header: list[str] | None = None
         for line_no, raw in enumerate(handle, start=1):
             raw = raw.rstrip(b"\r\n")
             if line_no == 1 and encoding == "utf-8-sig":
                 raw = raw.removeprefix(codecs.BOM_UTF8)
             try:
-                text = raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
+                yield line_no, raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
             except UnicodeDecodeError as err:
-                if header is None:
-                    raise ValueError(f"{path}: line 1: the header is not valid {encoding}") from None
                 shown = raw.decode(encoding, errors="replace")
                 other = "GB18030" if encoding.startswith("utf") else "UTF-8"
                 yield (
@@ -102,38 +126,121 @@ def _csv_lines(path: Path, ctx: ParseContext) -> Iterator[tuple[int, list[str] |
                         f"{encoding}; this line may have been written as {other})",
                         shown,
                     ),
-                    shown,
                 )
-                continue
-            if not text.strip():
-                continue
+
+
+def _records(path: Path, encoding: str) -> Iterator[tuple[int, list[str] | Rejected, str]]:
+    """CSV records as (first line, text lines, raw text), or a Rejected for a record that cannot
+    be read. A record is one line unless a quoted field spans line breaks."""
+    lines = _decoded_lines(path, encoding)
+    pushed_back: list[tuple[int, str | Rejected]] = []
+    pending: list[tuple[int, str]] = []
+    in_quote = False
+
+    def unclosed() -> Rejected:
+        first, text = pending[0]
+        return Rejected(
+            first,
+            "(line)",
+            f"a quoted field opened on line {first} is not closed within {len(pending)} lines "
+            "(a stray quote?)",
+            text,
+        )
+
+    while True:
+        if pushed_back:
+            line_no, text = pushed_back.pop()
+        else:
             try:
-                fields = next(csv.reader([text], strict=True))
-            except csv.Error as err:
-                yield (
-                    line_no,
-                    Rejected(line_no, "(line)", f"malformed CSV: {err} (a stray quote?)", text),
-                    text,
-                )
+                line_no, text = next(lines)
+            except StopIteration:
+                if not pending:
+                    return
+                # end of file inside a quoted field: the quote was stray; its line goes to
+                # quarantine and the lines after it are read again as records of their own
+                yield pending[0][0], unclosed(), pending[0][1]
+                pushed_back.extend(reversed(pending[1:]))
+                pending, in_quote = [], False
                 continue
+        if isinstance(text, Rejected):
+            if pending:  # a line of a multi-line record is in the wrong encoding: the record goes
+                first = pending[0][0]
+                yield first, Rejected(first, text.field, f"line {line_no}: {text.reason}", text.raw), text.raw
+                pending, in_quote = [], False
+            else:
+                yield line_no, text, text.raw
+            continue
+        if not pending and not text.strip():
+            continue
+        pending.append((line_no, text))
+        in_quote = _quote_open(text, in_quote)
+        if in_quote and len(pending) < MAX_RECORD_LINES:
+            continue
+        if in_quote:
+            yield pending[0][0], unclosed(), pending[0][1]
+            pushed_back.extend(reversed(pending[1:]))
+            pending, in_quote = [], False
+            continue
+        yield pending[0][0], [t for _, t in pending], "\n".join(t for _, t in pending)
+        pending = []
+
+
+def _csv_lines(path: Path, ctx: ParseContext) -> Iterator[tuple[int, list[str] | Rejected, str]]:
+    """Yield (first line, fields or Rejected, raw text) for every record, the header first."""
+    encoding = detect_encoding(path, str(ctx.options.get("encoding") or "auto"))
+    header: list[str] | None = None
+    for line_no, record, text in _records(path, encoding):
+        if isinstance(record, Rejected):
             if header is None:
-                header = [f.strip().lower() for f in fields]
-                yield line_no, header, text
-                continue
-            if len(fields) != len(header):
-                yield (
+                raise ColumnsChanged(f"{path}: line {line_no}: the header cannot be read: {record.reason}")
+            yield line_no, record, text
+            continue
+        try:
+            fields = next(csv.reader([line + "\n" for line in record], strict=True))
+        except csv.Error as err:
+            yield (
+                line_no,
+                Rejected(line_no, "(line)", f"malformed CSV: {err} (a stray quote?)", text),
+                text,
+            )
+            continue
+        if header is None:
+            header = [f.strip().lower() for f in fields]
+            yield line_no, header, text
+            continue
+        if len(fields) != len(header):
+            yield (
+                line_no,
+                Rejected(
                     line_no,
-                    Rejected(
-                        line_no,
-                        "(line)",
-                        f"expected {len(header)} fields as in the header, found {len(fields)} "
-                        "(a stray delimiter or quote?)",
-                        text,
-                    ),
+                    "(line)",
+                    f"expected {len(header)} fields as in the header, found {len(fields)} "
+                    "(a stray delimiter or quote?)",
                     text,
-                )
-                continue
-            yield line_no, fields, text
+                ),
+                text,
+            )
+            continue
+        yield line_no, fields, text
+
+
+def check_header(path: Path, header: list[str], required: tuple[str, ...], known: tuple[str, ...]) -> None:
+    """Refuse a header that lacks a required column, or lacks a known one while bringing an
+    unknown one (a renamed column, whose values would otherwise silently go missing)."""
+    missing = [c for c in required if c not in header]
+    # Only for tables whose columns Koha fixes (statistics); an items export picks its own.
+    absent = [c for c in known if c not in header and c not in required]
+    unknown = [c for c in header if known and c not in known]
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise ColumnsChanged(f"{path}: line 1: the header names {', '.join(duplicated)} more than once")
+    if missing or (absent and unknown):
+        lacking = ", ".join(missing + absent)
+        raise ColumnsChanged(
+            f"{path}: line 1: the header lacks {lacking} and has {', '.join(unknown) or 'no other column'}; "
+            f"expected Koha's column names ({', '.join(known or required)}; {', '.join(required)} required). "
+            "If a column was renamed, export it under Koha's name"
+        )
 
 
 def _rows(
@@ -141,6 +248,7 @@ def _rows(
     ctx: ParseContext,
     required: tuple[str, ...],
     build: Callable[[dict[str, str]], tuple[Any, ...]],
+    known: tuple[str, ...] = (),
 ) -> Iterator[ParsedItem]:
     header: list[str] | None = None
     for line_no, fields, text in _csv_lines(path, ctx):
@@ -149,12 +257,7 @@ def _rows(
             continue
         if header is None:
             header = fields
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise ValueError(
-                    f"{path}: line 1: the header lacks {', '.join(missing)}; expected Koha's column "
-                    f"names ({', '.join(required)}, ...), found {', '.join(header)}"
-                )
+            check_header(path, header, required, known)
             continue
         record = dict(zip(header, fields, strict=True))
         try:
@@ -202,7 +305,7 @@ def parse_koha_statistics(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]
             record.get("interface") or None,
         )
 
-    return _rows(path, ctx, ("datetime", "type", "itemnumber", "borrowernumber"), build)
+    return _rows(path, ctx, ("datetime", "type", "itemnumber", "borrowernumber"), build, STATISTICS_COLUMNS)
 
 
 def parse_koha_items(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:

@@ -56,3 +56,29 @@ ILS_ITEMS = RawTable(
         ("location", "text"),
     ),
 )
+
+EVERGREEN_CIRCULATIONS = RawTable(
+    name="evergreen_circulations",
+    description=(
+        "One row per Evergreen circulation (action.circulation) as exported; a renewal is its own "
+        "row pointing at the circulation it renews (parent_circ_id)."
+    ),
+    columns=(
+        ("circ_id", "bigint not null"),  # action.circulation.id
+        ("patron_key", "text"),  # pseudonym of usr (kind patron); null for aged circulations
+        ("item_id", "text not null"),  # target_copy (asset.copy id)
+        ("circ_lib", "text"),  # org unit of the checkout
+        ("checkin_lib", "text"),
+        ("copy_location", "text"),
+        ("loan_at", "timestamptz not null"),  # xact_start
+        ("due_at", "timestamptz"),  # due_date
+        ("returned_at", "timestamptz"),  # checkin_time
+        ("finished_at", "timestamptz"),  # xact_finish (the transaction closed: returned and paid)
+        ("stop_fines", "text"),  # CHECKIN | RENEW | LOST | MAXFINES | CLAIMSRETURNED | ...
+        ("stop_fines_at", "timestamptz"),
+        ("renewal_remaining", "integer"),
+        ("renewal_channel", "text"),  # desk | phone | opac | auto when this row is a renewal
+        ("loan_duration", "text"),  # duration, a PostgreSQL interval as text ('14 days')
+        ("parent_circ_id", "bigint"),  # the circulation this one renews
+    ),
+)

@@ -42,6 +42,17 @@ COUNTER_TSV = _report_format(
     "COUNTER R5 or R5.1 tabular report (TSV, UTF-8 with or without BOM)",
     "counter/*.tsv",
 )
+COUNTER_CSV = Format(
+    source="counter",
+    name="counter-csv",
+    table=COUNTER_USAGE,
+    parse=tsv.parse,
+    description="COUNTER R5 or R5.1 tabular report saved as CSV (as spreadsheets and celus write it)",
+    options=(CUSTOMER_ID,),
+    landing=("counter/*.csv",),
+    extra_tables=(COUNTER_EXCEPTIONS,),
+    after_load=record_exceptions("counter-csv"),
+)
 SUSHI = Format(
     source="counter",
     name="sushi",
@@ -66,6 +77,6 @@ SOURCES = [
     Source(
         "counter",
         "Publishers' COUNTER usage reports (R5, R5.1), from files or over SUSHI.",
-        (COUNTER_JSON, COUNTER_TSV, SUSHI),
+        (COUNTER_JSON, COUNTER_TSV, COUNTER_CSV, SUSHI),
     )
 ]

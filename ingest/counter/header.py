@@ -12,6 +12,14 @@ from ingest.counter.exceptions import CounterException
 from ingest.counter.tables import COLUMN_NAMES
 
 ITEM_KINDS = {"TR": "title", "DR": "database", "PR": "platform", "IR": "item"}
+# The field that names a report's items, by report family, first; the others as fallbacks (a DR
+# item that also carries a Title is still named by its Database).
+NAME_FIELDS = {
+    "TR": ("Title", "Database", "Item", "Platform"),
+    "DR": ("Database", "Title", "Item", "Platform"),
+    "PR": ("Platform", "Title", "Database", "Item"),
+    "IR": ("Item", "Title", "Database", "Platform"),
+}
 
 
 @dataclass
@@ -29,6 +37,10 @@ class ReportHeader:
     @property
     def item_kind(self) -> str:
         return ITEM_KINDS.get(self.report_id[:2], "item")
+
+    @property
+    def name_fields(self) -> tuple[str, ...]:
+        return NAME_FIELDS.get(self.report_id[:2], NAME_FIELDS["TR"])
 
     def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """A counter_usage row: the header's columns plus the item's `values`."""

@@ -52,6 +52,8 @@ def parse_count(value: Any) -> int:
         raise ValueError(f"expected a whole number of uses, found {value!r}")
     if count < 0:
         raise ValueError(f"expected a count of zero or more, found {count}")
+    if count >= 2**63:
+        raise ValueError(f"expected a count that fits a bigint, found {count}")
     return count
 
 

@@ -29,6 +29,7 @@ from ingest.counter.header import (
     parse_created,
     parse_date,
 )
+from ingest.counter.items import text_or_none
 from ingest.model import ParseContext, ParsedItem
 
 HEADER_FIELDS = ("Report_ID", "Release", "Created", "Customer_ID", "Report_Name")
@@ -155,9 +156,9 @@ def read_header(
         report_id=report_id,
         release=release,
         customer_id=str(customer_id) if customer_id is not None else None,
-        institution_name=_get(raw_header, "Institution_Name"),
+        institution_name=text_or_none(_get(raw_header, "Institution_Name")),
         created=parse_created(_get(raw_header, "Created")),
-        created_by=_get(raw_header, "Created_By"),
+        created_by=text_or_none(_get(raw_header, "Created_By")),
         period_begin=parse_date(filters.get("begin_date")),
         period_end=parse_date(filters.get("end_date")),
         exceptions=_exceptions_in(raw_header),

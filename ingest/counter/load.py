@@ -23,9 +23,8 @@ from ingest.model import Fetched, ParseContext
 def _header_of(format_name: str, path: Path, ctx: ParseContext) -> ReportHeader:
     if format_name == "counter-json":
         return json_report.read_report(path, ctx)[0]
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        lines = enumerate(handle, start=1)
-        return tsv.header_from_fields(tsv.read_header_block(lines, str(path)), ctx, str(path))
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        return tsv.header_from_fields(tsv.read_header_block(tsv.rows_of(handle), str(path)), ctx, str(path))
 
 
 def _write_exceptions(

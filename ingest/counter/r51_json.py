@@ -17,8 +17,6 @@ from ingest.counter.items import (
 )
 from ingest.model import ParsedItem, Rejected
 
-NAME_FIELDS = ("Title", "Database", "Item", "Platform")
-
 
 def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[ParsedItem]:
     if not isinstance(item, Mapping):
@@ -39,7 +37,7 @@ def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[Parsed
 def _rows(
     header: ReportHeader, item: Mapping[str, Any], position: int, parent_title: str | None
 ) -> Iterator[ParsedItem]:
-    name = next((text_or_none(item.get(f)) for f in NAME_FIELDS if text_or_none(item.get(f))), None)
+    name = next((text_or_none(item.get(f)) for f in header.name_fields if text_or_none(item.get(f))), None)
     values: dict[str, Any] = {
         "platform": text_or_none(item.get("Platform")),
         "publisher": text_or_none(item.get("Publisher")),

@@ -17,11 +17,9 @@ from ingest.counter.items import (
 )
 from ingest.model import ParsedItem, Rejected
 
-NAME_FIELDS = ("Title", "Database", "Item", "Platform")
 
-
-def _name(item: Mapping[str, Any]) -> str | None:
-    for name in NAME_FIELDS:
+def _name(item: Mapping[str, Any], fields: tuple[str, ...]) -> str | None:
+    for name in fields:
         if text_or_none(item.get(name)):
             return text_or_none(item.get(name))
     return None
@@ -41,7 +39,7 @@ def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[Parsed
     values: dict[str, Any] = {
         "platform": text_or_none(item.get("Platform")),
         "publisher": text_or_none(item.get("Publisher")),
-        "item_name": _name(item),
+        "item_name": _name(item, header.name_fields),
         "parent_title": text_or_none(parent.get("Item_Name")) if parent else None,
         "data_type": text_or_none(item.get("Data_Type")),
         "section_type": text_or_none(item.get("Section_Type")),
@@ -51,6 +49,8 @@ def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[Parsed
         **identifier_values(item.get("Item_ID")),
     }
     performance = item.get("Performance")
+    if performance is None:
+        return  # no usage reported for the item: no rows (as celus-nigiri reads it)
     if not isinstance(performance, list):
         yield Rejected(position, "Performance", "expected a list of monthly performances", snippet(item))
         return
@@ -73,7 +73,11 @@ def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[Parsed
         except ValueError as err:
             yield Rejected(position, "Period", str(err), snippet(period_entry))
             continue
-        for instance in period_entry.get("Instance") or []:
+        instances = period_entry.get("Instance") or []
+        if not isinstance(instances, list):
+            yield Rejected(position, "Instance", "expected a list of Instances", snippet(period_entry))
+            continue
+        for instance in instances:
             if not isinstance(instance, Mapping) or not text_or_none(instance.get("Metric_Type")):
                 yield Rejected(
                     position, "Metric_Type", "expected an Instance with a Metric_Type", snippet(instance)
@@ -84,5 +88,10 @@ def item_rows(header: ReportHeader, item: Any, position: int) -> Iterator[Parsed
             except ValueError as err:
                 yield Rejected(position, "Count", str(err), snippet(instance))
                 continue
-            row = {**values, "metric_type": instance["Metric_Type"].strip(), "month": month, "count": count}
+            row = {
+                **values,
+                "metric_type": text_or_none(instance["Metric_Type"]),
+                "month": month,
+                "count": count,
+            }
             yield position, header.row(row)

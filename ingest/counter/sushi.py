@@ -29,6 +29,7 @@ from ingest.counter.exceptions import (
     normalise,
     redact,
 )
+from ingest.landing_files import write_landing_file
 from ingest.model import ParseContext
 from ingest.pseudonym import Pseudonymiser
 
@@ -266,9 +267,8 @@ def harvest(
             "granularity": "Month",
         }
         body = client.fetch(f"reports/{report}", params)
-        path = landing_path(landing_dir, platform, report, begin, end)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
+        # whole or not at all: a file cut short by a full disk must not sit in the landing folder
+        path = write_landing_file(landing_path(landing_dir, platform, report, begin, end), body)
         ctx = ParseContext(
             Pseudonymiser(b"unused: COUNTER holds no person data"), {"customer_id": credentials.customer_id}
         )

@@ -44,6 +44,7 @@ EZPROXY_LOG = Format(
     landing=("ezproxy/*/*.log*",),
     landing_options=site_log_format,
     identifier_fields=("%u", "%h", "%{ezproxy-session}i", "%{session}i"),
+    append_only=True,
 )
 
 SOURCES = [

@@ -1,11 +1,53 @@
 -- Koha's statistics table has no key and two exports may overlap. An event repeated inside one
 -- file can be real (two renewals in the same second), so count each distinct event per load and
--- keep, across loads, as many copies as the load that saw the most of them.
+-- keep, across loads, as many copies as the load that saw the most of them. A file loaded again
+-- under the same name (a corrected or completed re-export of that period) replaces its earlier
+-- load first: what the correction dropped or changed is gone.
 with
+
+all_events as (
+
+    select
+        *,
+        regexp_replace(source_file, '^.*/', '') as file_name
+    from {{ ref('stg_circulation__koha_events') }}
+
+),
+
+loads as (
+
+    select * from {{ ref('stg_circulation__loads') }}
+
+),
+
+file_loads as (
+
+    select distinct
+        all_events.file_name,
+        all_events.batch_id,
+        loads.loaded_at
+    from all_events
+    left join loads
+        on all_events.batch_id = loads.batch_id
+
+),
+
+current_loads as (
+
+    select distinct on (file_name)
+        file_name,
+        batch_id
+    from file_loads
+    order by file_name, loaded_at desc nulls last, batch_id::text desc
+
+),
 
 events as (
 
-    select * from {{ ref('stg_circulation__koha_events') }}
+    select all_events.*
+    from all_events
+    inner join current_loads
+        on all_events.batch_id = current_loads.batch_id
 
 ),
 

@@ -1,4 +1,4 @@
--- A library runs Koha or FOLIO (or migrates from one to the other): loans of both, one shape.
+-- A library runs Koha, FOLIO or Evergreen (or migrates from one to another): loans of all, one shape.
 with
 
 koha_loans as (
@@ -10,6 +10,12 @@ koha_loans as (
 folio_loans as (
 
     select * from {{ ref('int_folio_loans_latest') }}
+
+),
+
+evergreen_loans as (
+
+    select * from {{ ref('int_evergreen_loans_from_circulations') }}
 
 ),
 
@@ -39,6 +45,19 @@ unioned as (
         returned_at,
         renewals
     from folio_loans
+
+    union all
+
+    select
+        loan_key,
+        'evergreen' as ils,
+        item_id,
+        patron_key,
+        loaned_at,
+        due_at,
+        returned_at,
+        renewals
+    from evergreen_loans
 
 )
 

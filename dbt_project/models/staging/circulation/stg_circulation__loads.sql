@@ -21,7 +21,7 @@ renamed as (
 
     from source
     where
-        target_table in ('koha_statistics', 'folio_loans', 'ils_items')
+        target_table in ('koha_statistics', 'folio_loans', 'ils_items', 'evergreen_circulations')
         and status = 'loaded'
 
 )
