@@ -23,6 +23,7 @@ from psycopg import sql
 from ingest.errors import LoadRejected, SourceFileMissing
 from ingest.model import Format, ParseContext, ParsedItem, RawTable, Rejected
 from ingest.pipelined import can_pipeline, parse_in_workers
+from ingest.privacy.quarantine import redact_rejected
 
 PROGRESS_EVERY = 50_000
 # Look at the share of bad rows early, so that a wrong format fails in seconds, not at the end.
@@ -116,6 +117,7 @@ def load_rows(
 
         def reject(item: Rejected) -> None:
             nonlocal bad
+            item = redact_rejected(fmt, item, ctx, path)  # quarantine keeps no identifier in clear
             bad += 1
             if len(first_rejects) < 5:
                 first_rejects.append(item)
