@@ -224,7 +224,8 @@ def _directive_code(directive: str) -> str:
 
 
 def _redact_log_line(raw: str, directives: tuple[str, ...], ctx: ParseContext | None) -> str | None:
-    """Replace the identifier fields of a log line, as far as its LogFormat fits the line."""
+    """Replace the identifier fields of a log line, as far as its LogFormat fits the line: the
+    longest run of the format's parts that fits its start, and the longest that fits its end."""
     from ingest.ezproxy.logformat import DEFAULT_LOG_FORMAT
 
     log_format = str((ctx.options.get("log_format") if ctx else None) or DEFAULT_LOG_FORMAT)
@@ -233,34 +234,53 @@ def _redact_log_line(raw: str, directives: tuple[str, ...], ctx: ParseContext | 
     except ValueError:
         return None
     codes = {_directive_code(d): d for d in directives}
-    # The longest run of the format's parts that fits the start of the line. LogPattern keeps its
-    # parts private; reading them here keeps the EZproxy parser free of quarantine concerns.
+    # LogPattern keeps its parts private; reading them here keeps the EZproxy parser free of
+    # quarantine concerns.
     pieces: list[tuple[str, Any]] = pattern._pieces
-    found, upto = None, len(pieces)
-    while upto > 0:
-        regex = "".join(piece for piece, _ in pieces[:upto])
-        found = (re.fullmatch if upto == len(pieces) else re.match)(regex, raw)
-        if found is not None:
-            break
-        upto -= 1
-    if found is None:
-        return None
     spans: list[tuple[int, int, str]] = []
-    group = 1
-    for piece, field in pieces[:upto]:
-        if field is not None and field.code in codes:
-            start, end = found.span(group)
-            if start != -1 and end > start:
-                value = raw[start:end]
-                replaced = _replacement(codes[field.code], value, ctx)
-                if field.code in {"h", "a"}:
-                    replaced = " ".join(_network_of(v.strip()) for v in value.split(","))
-                spans.append((start, end, str(replaced)))
-        group += re.compile(piece).groups
+    head, head_end = len(pieces), 0
+    while head > 0:
+        regex = "".join(piece for piece, _ in pieces[:head])
+        found = (re.fullmatch if head == len(pieces) else re.match)(regex, raw)
+        if found is not None:
+            spans.extend(_field_spans(pieces[:head], found, codes, ctx, raw))
+            head_end = found.end()
+            break
+        head -= 1
+    for tail in range(head + 1, len(pieces)):
+        found = re.compile("".join(piece for piece, _ in pieces[tail:]) + r"\Z").search(raw, head_end)
+        if found is not None:
+            spans.extend(_field_spans(pieces[tail:], found, codes, ctx, raw))
+            break
+    if head == 0 and not spans:
+        return None
     text = raw
     for start, end, replaced in sorted(spans, reverse=True):
         text = text[:start] + replaced + text[end:]
     return mask_identifiers(text)
+
+
+def _field_spans(
+    pieces: list[tuple[str, Any]],
+    found: re.Match[str],
+    codes: dict[str, str],
+    ctx: ParseContext | None,
+    raw: str,
+) -> list[tuple[int, int, str]]:
+    spans = []
+    group = 1
+    for piece, field in pieces:
+        if field is not None and field.code in codes:
+            start, end = found.span(group)
+            if start != -1 and end > start:
+                value = raw[start:end]
+                if field.code in {"h", "a"}:
+                    replaced = " ".join(_network_of(v.strip()) for v in value.split(","))
+                else:
+                    replaced = str(_replacement(codes[field.code], value, ctx))
+                spans.append((start, end, replaced))
+        group += re.compile(piece).groups
+    return spans
 
 
 # -- masking helpers -----------------------------------------------------------------------------
