@@ -172,7 +172,7 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
         f"key fingerprint: {key.get('fingerprint') or 'none yet'}"
         + (f" (recorded {key.get('recorded_at')}" if key.get("recorded_at") else "")
         + (
-            f", last rotation {key.get('last_rotation')}, {key.get('rotations')} in all)"
+            f", last rotation {key.get('last_rotation') or 'never'}, {key.get('rotations')} in all)"
             if key.get("recorded_at")
             else ""
         ),
@@ -185,14 +185,17 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
             highlight=False,
         )
     table = Table(title="retention: identified rows per source")
-    for column in ("table", "source", "window (days)", "oldest identified", "identified past window"):
-        table.add_column(column)
+    table.add_column("table", no_wrap=True)
+    for column in ("source", "window (days)", "oldest identified", "identified past window"):
+        table.add_column(column, overflow="fold")
     for name, entry in report["retention"]["tables"].items():
         table.add_row(
             name,
             entry.get("source", ""),
             str(entry.get("window_days", "")),
-            str(entry.get("oldest_identified") or entry.get("note") or entry.get("error") or "-"),
+            str(entry["oldest_identified"])[:10]
+            if entry.get("oldest_identified")
+            else str(entry.get("note") or entry.get("error") or "-"),
             str(entry.get("identified_rows_past_window", "")),
         )
     console.print(table)
