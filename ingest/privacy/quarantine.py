@@ -238,26 +238,49 @@ def _redact_log_line(raw: str, directives: tuple[str, ...], ctx: ParseContext | 
     # quarantine concerns.
     pieces: list[tuple[str, Any]] = pattern._pieces
     spans: list[tuple[int, int, str]] = []
-    head, head_end = len(pieces), 0
+    head, head_end, trusted = len(pieces), 0, False
     while head > 0:
         regex = "".join(piece for piece, _ in pieces[:head])
         found = (re.fullmatch if head == len(pieces) else re.match)(regex, raw)
         if found is not None:
-            spans.extend(_field_spans(pieces[:head], found, codes, ctx, raw))
-            head_end = found.end()
+            if head == len(pieces) or _anchored(pieces[:head], found):
+                spans.extend(_field_spans(pieces[:head], found, codes, ctx, raw))
+                head_end, trusted = found.end(), True
+            else:
+                head = 0  # a few words that happen to fit the first fields: not this format
             break
         head -= 1
     for tail in range(head + 1, len(pieces)):
         found = re.compile("".join(piece for piece, _ in pieces[tail:]) + r"\Z").search(raw, head_end)
         if found is not None:
-            spans.extend(_field_spans(pieces[tail:], found, codes, ctx, raw))
+            if trusted or _anchored(pieces[tail:], found):  # after the format's head, its tail
+                spans.extend(_field_spans(pieces[tail:], found, codes, ctx, raw))
+                trusted = True
             break
-    if head == 0 and not spans:
+    if not trusted:
         return None
     text = raw
     for start, end, replaced in sorted(spans, reverse=True):
         text = text[:start] + replaced + text[end:]
     return mask_identifiers(text)
+
+
+def _anchored(pieces: list[tuple[str, Any]], found: re.Match[str]) -> bool:
+    """Whether a partial match really is the format, not a few words that fit its first or last
+    fields: it holds literal text other than blanks, a bracketed time, or a client address."""
+    group = 1
+    for piece, field in pieces:
+        if field is None and re.sub(r"\\(.)", r"\1", piece).strip():
+            return True
+        if field is not None and field.code == "t":
+            return True
+        if field is not None and field.code in {"h", "a"} and found.group(group):
+            from ingest.ezproxy.parser import client_network
+
+            if client_network(found.group(group)) is not None:
+                return True
+        group += re.compile(piece).groups
+    return False
 
 
 def _field_spans(
