@@ -139,7 +139,28 @@ def _redact_text(fmt: Format, raw: str, ctx: ParseContext | None, path: Path | s
             wanted = {n.lower() for n in names}
             if wanted & set(columns):
                 return _redact_delimited(raw, delimiter, columns, wanted, ctx)
-    return mask_identifiers(raw)
+    return mask_identifiers(_redact_named(raw, names, ctx))
+
+
+def _redact_named(text: str, names: tuple[str, ...], ctx: ParseContext | None) -> str:
+    """`name: value`, `"name": "value"`, `name=value` of the declared fields, in any text (a JSON
+    record cut short, a key=value log)."""
+    if not names:
+        return text
+    pattern = re.compile(
+        r"(?i)(?P<q>[\"']?)(?<![0-9A-Za-z_])(?P<name>" + "|".join(re.escape(n) for n in names) + r")(?P=q)"
+        r"(?P<sep>\s*[=:]\s*)(?P<value>\"(?:[^\"\\]|\\.)*\"?|'[^']*'?|[^\s,;&\"'}\]]+)"
+    )
+
+    def replace(found: re.Match[str]) -> str:
+        value = found.group("value")
+        quote = value[0] if value[:1] in {'"', "'"} else ""
+        inner = value.strip("\"'")
+        replaced = _replacement(found.group("name"), inner, ctx) if inner and inner != "null" else inner
+        name = f"{found.group('q')}{found.group('name')}{found.group('q')}"
+        return f"{name}{found.group('sep')}{quote}{replaced}{quote}"
+
+    return pattern.sub(replace, text)
 
 
 def _redact_json(value: Any, names: set[str], ctx: ParseContext | None) -> Any:
@@ -309,9 +330,14 @@ def _field_spans(
 # -- masking helpers -----------------------------------------------------------------------------
 
 
+PSEUDONYM = re.compile(r"[0-9a-f]{32}")
+
+
 def _mask_named(found: re.Match[str]) -> str:
     value = found.group("value")
     quote = value[0] if value[:1] in {'"', "'"} else ""
+    if PSEUDONYM.fullmatch(value.strip("\"'")):
+        return found.group(0)  # already a pseudonym
     name = f"{found.group('q')}{found.group('name')}{found.group('q')}"
     return f"{name}{found.group('sep')}{quote}<redacted>{quote}"
 
