@@ -24,12 +24,17 @@ def privacy_retention() -> None:
     def retention() -> dict:
         from urm.steps.privacy import apply_retention
 
-        return apply_retention(get_current_context()["data_interval_end"])
+        as_of = get_current_context()["data_interval_end"]
+        if as_of is None:
+            raise ValueError(
+                "a retention run needs its data interval: trigger it on a schedule or with dates"
+            )
+        return apply_retention(as_of)
 
     retention()
 
 
-dag = privacy_retention()
+privacy_retention_dag = privacy_retention()
 
 if __name__ == "__main__":
-    dag.test()
+    privacy_retention_dag.test()

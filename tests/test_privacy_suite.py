@@ -71,7 +71,7 @@ def probes(warehouse_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def report(probes: str):  # noqa: ANN201
+def report(probes: str):
     from urm.privacy.suite import run_privacy_suite
 
     rules = dataclasses.replace(
@@ -82,25 +82,25 @@ def report(probes: str):  # noqa: ANN201
     )
 
 
-def _failures(report, mart: str) -> list:  # noqa: ANN001
+def _failures(report, mart: str) -> list:
     return [o for o in report.failures if o.mart == mart]
 
 
-def test_a_clean_mart_passes(report) -> None:  # noqa: ANN001
+def test_a_clean_mart_passes(report) -> None:
     """Rule 4: pseudonyms, names of colleges, ISBNs and DOIs, counts of 0 or at least k, and an
     18-digit number whose check digit is wrong are not identifiers."""
     assert _failures(report, "privacy_probe_clean") == []
     assert any(o.mart == "privacy_probe_clean" for o in report.outcomes)
 
 
-def test_denied_column_names_and_address_types_fail(report) -> None:  # noqa: ANN001
+def test_denied_column_names_and_address_types_fail(report) -> None:
     """Rule 4: phone, student_no and an address-typed column are each named."""
     [failure] = _failures(report, "privacy_probe_columns")
     assert failure.rule.startswith("no identifying column")
     assert {row["column_name"] for row in failure.found} == {"phone", "student_no", "client_net"}
 
 
-def test_identifier_values_fail_by_pattern_without_showing_them(report) -> None:  # noqa: ANN001
+def test_identifier_values_fail_by_pattern_without_showing_them(report) -> None:
     """Rule 4: e-mail, mobile, student number, card number, IP address and a resident ID number
     with a valid check digit are each found; the report names the pattern, never the value."""
     [failure] = _failures(report, "privacy_probe_values")
@@ -117,7 +117,7 @@ def test_identifier_values_fail_by_pattern_without_showing_them(report) -> None:
         assert value not in shown
 
 
-def test_opted_out_people_fail_individual_marts_and_unconsenting_people_fail_rankings(report) -> None:  # noqa: ANN001
+def test_opted_out_people_fail_individual_marts_and_unconsenting_people_fail_rankings(report) -> None:
     """Rules 4 and 5: an individual mart may hold only people who allow profiling (an opt-out and
     an unknown person fail), a ranking only people who opted in."""
     [persona] = _failures(report, "privacy_probe_persona")
@@ -126,14 +126,14 @@ def test_opted_out_people_fail_individual_marts_and_unconsenting_people_fail_ran
     assert ranking.found == [{"people": 1}]
 
 
-def test_small_person_counts_fail(report) -> None:  # noqa: ANN001
+def test_small_person_counts_fail(report) -> None:
     """Rule 4: a _users cell of 1 to k-1 people fails (k-anonymity)."""
     [failure] = _failures(report, "privacy_probe_groups")
     assert failure.column == "active_users" and failure.found == [{"cells": 1}]
 
 
 def test_a_failing_mart_is_withdrawn_from_bi_and_exports_and_the_run_recorded(
-    report,  # noqa: ANN001
+    report,
     probes: str,
 ) -> None:
     """Rule 4: the marts that failed lose their readers; the clean one keeps them; the result is
@@ -158,10 +158,10 @@ def test_a_failing_mart_is_withdrawn_from_bi_and_exports_and_the_run_recorded(
 def test_the_build_step_fails_when_a_mart_breaks_a_rule(probes: str) -> None:
     """Rule 4: the build_warehouse DAG's privacy task raises, so the marts Asset is not emitted."""
     from expectations.privacy import PrivacyCheckFailed
-    from urm.steps.privacy import publish_marts
+    from urm.steps.privacy import privacy_gate
 
     with pytest.raises(PrivacyCheckFailed) as failed:
-        publish_marts()
+        privacy_gate()
     assert "privacy_probe_values" in str(failed.value)
 
 

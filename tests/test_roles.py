@@ -69,7 +69,7 @@ def _login_url(warehouse_url: str, group: str) -> str:
 
 
 @pytest.fixture
-def probes(conn: psycopg.Connection):  # noqa: ANN201
+def probes(conn: psycopg.Connection):
     """One small table in every schema, created as dbt and the loader would."""
     migrate(conn)
     for schema in (*INTERNAL_SCHEMAS, "marts"):

@@ -34,7 +34,8 @@ def check_pseudonym_key() -> str:
 
 def privacy_gate() -> str:
     """Run the privacy suite on every mart; fail (and withdraw the failing marts from BI and
-    exports) when a rule is broken, so that the marts Asset is not emitted."""
+    exports) when a rule is broken, so that the marts are not published and the marts Asset is
+    not emitted (publish_marts runs after this step)."""
     from expectations.privacy import PrivacyCheckFailed
     from urm.privacy.suite import run_privacy_suite
 

@@ -70,7 +70,10 @@ changes as (
 
     select
         per_snapshot.*,
-        lag(value) over (partition by user_key, flag order by snapshot_date) as previous_value
+        lag(value) over (
+            partition by user_key, flag
+            order by snapshot_date
+        ) as previous_value
     from per_snapshot
 
 ),
@@ -82,7 +85,10 @@ final as (
         flag,
         value,
         snapshot_date as valid_from,
-        lead(snapshot_date) over (partition by user_key, flag order by snapshot_date) as valid_to
+        lead(snapshot_date) over (
+            partition by user_key, flag
+            order by snapshot_date
+        ) as valid_to
     from changes
     where previous_value is null or previous_value <> value
 
