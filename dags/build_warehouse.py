@@ -1,6 +1,8 @@
 """Builds the warehouse with dbt through astronomer-cosmos, one Airflow task per model (each
 runs `dbt build` for its node, tests included): staging views, intermediate views, core marts
-and persona marts. Scheduled whenever any landing Asset is updated; emits the marts Asset."""
+and persona marts. Scheduled whenever any landing Asset is updated. Before dbt, the pseudonym key
+is checked against the warehouse's; after it, the privacy suite (Great Expectations) runs on every
+mart, and only when it passes are the marts published and the marts Asset emitted."""
 
 from __future__ import annotations
 
@@ -47,7 +49,23 @@ dag = DbtDag(
 )
 
 with dag:
+    roots = [t for t in dag.tasks if not t.upstream_list]
     leaves = [t for t in dag.tasks if not t.downstream_list]
+
+    @task
+    def check_pseudonym_key() -> str:
+        """A warehouse built with another pseudonym key is refused before dbt writes anything."""
+        from urm.steps.privacy import check_pseudonym_key as check
+
+        return check()
+
+    @task
+    def privacy_suite() -> str:
+        """Every mart through the privacy suite: a failure stops the run before publishing, and
+        withdraws the failing marts from the BI and export roles."""
+        from urm.steps.privacy import privacy_gate
+
+        return privacy_gate()
 
     @task(outlets=[MARTS])
     def publish_marts() -> str:
@@ -57,7 +75,8 @@ with dag:
 
         return publish()
 
-    leaves >> publish_marts()
+    check_pseudonym_key() >> roots
+    leaves >> privacy_suite() >> publish_marts()
 
 if __name__ == "__main__":
     dag.test()

@@ -51,6 +51,7 @@ from ingest.pipelined import (
     open_bytes,
     parse_in_workers,
 )
+from ingest.privacy.quarantine import redact_rejected
 from ingest.rowtext import row_text, storable, unwritable
 
 PROGRESS_EVERY = 50_000
@@ -219,6 +220,7 @@ def load_rows(
 
         def reject(item: Rejected) -> None:
             nonlocal bad
+            item = redact_rejected(fmt, item, ctx, path)  # quarantine keeps no identifier in clear
             bad += 1
             if len(first_rejects) < 5:
                 first_rejects.append(item)

@@ -16,6 +16,7 @@ import psycopg
 from ingest.errors import InvalidOption, WarehouseUnreachable
 from ingest.loader import LoadResult, load_file
 from ingest.model import Format, ParseContext
+from ingest.privacy.keys import ensure_pseudonym_key
 from ingest.pseudonym import Pseudonymiser
 from ingest.registry import get_format
 from ingest.schema import migrate
@@ -63,6 +64,7 @@ def ingest_files(
     results = []
     with connect(url) as conn:
         migrate(conn)
+        ensure_pseudonym_key(conn, key)  # another key than the warehouse's: refused before writing
         for path in paths:
             path = Path(path)
             if on_file is not None:

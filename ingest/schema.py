@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
+from ingest.privacy.tables import PRIVACY_TABLES
 from ingest.registry import raw_tables
 
 SCHEMAS = ("raw", "quarantine", "restricted", "staging", "intermediate", "marts")
@@ -22,6 +23,22 @@ ROLES = {
             f"grant select, insert, delete on all tables in schema {s} to urm_loader"
             for s in ("raw", "quarantine", "restricted")
         ),
+        "grant update on all tables in schema restricted to urm_loader",  # the identity vault's upsert
+    ],
+    # dbt's role: reads the landing tables, builds staging, intermediate and marts.
+    "urm_transformer": [
+        "grant usage on schema raw to urm_transformer",
+        "grant select on all tables in schema raw to urm_transformer",
+        *(
+            f"grant usage, create on schema {s} to urm_transformer"
+            for s in ("staging", "intermediate", "marts")
+        ),
+    ],
+    # Exports read marts only, like BI (dbt's on-run-end grants keep it so: macros/privacy_grants.sql).
+    "urm_exporter": [
+        "grant usage on schema marts to urm_exporter",
+        "grant select on all tables in schema marts to urm_exporter",
+        "alter default privileges in schema marts grant select on tables to urm_exporter",
     ],
 }
 
@@ -96,6 +113,10 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             conn.execute("revoke all on schema raw, quarantine, restricted from public")
         for statement in FIXED_TABLES:
             conn.execute(statement)  # `create table if not exists` locks nothing that exists
+        if created:
+            conn.execute("revoke all on schema staging, intermediate from public")
+        for statement in PRIVACY_TABLES:
+            conn.execute(statement)
         for qualified, column, pg_type in ADDED_COLUMNS:
             if not _has_column(conn, qualified, column):
                 conn.execute(f"alter table {qualified} add column if not exists {column} {pg_type}")

@@ -1,8 +1,10 @@
 """Campus roster source: students, faculty and staff from the campus data platform."""
 
 from ingest.campus.campus_json import parse_campus_json
+from ingest.campus.identities import roster_identities
 from ingest.campus.tables import CAMPUS_PEOPLE
 from ingest.model import Format, Option, Source
+from ingest.privacy.identity import record_identities
 
 CAMPUS_JSON = Format(
     source="campus",
@@ -25,6 +27,8 @@ CAMPUS_JSON = Format(
         "phone",
         "national_id",
     ),
+    # Fills the identity vault (key rotation, erasure) and keeps erased people out.
+    after_load=record_identities(roster_identities, CAMPUS_PEOPLE.name),
 )
 
 SOURCES = [

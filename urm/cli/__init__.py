@@ -16,6 +16,7 @@ from ingest.errors import InvalidOption
 from urm.cli.errors import is_cli_control, report_and_exit
 from urm.cli.exports import register as register_exports
 from urm.cli.ingest import ingest_app
+from urm.cli.privacy import privacy_app
 
 
 class _Group(TyperGroup):
@@ -43,6 +44,7 @@ warehouse_app = typer.Typer(
 app.add_typer(warehouse_app, name="warehouse")
 console = Console(stderr=True)
 app.add_typer(ingest_app(console), name="ingest")
+app.add_typer(privacy_app(console), name="privacy")
 
 
 @app.callback()
@@ -115,13 +117,16 @@ def build(
     select: Annotated[str | None, typer.Option(help="dbt selector, e.g. +user_persona.")] = None,
 ) -> None:
     """Run `dbt build` (seeds, models, tests) on the warehouse."""
+    from ingest.privacy.keys import verify_pseudonym_key
     from ingest.run import connect
     from ingest.schema import migrate
     from urm.platform.dbt import run_dbt
+    from urm.platform.settings import pseudonym_key
     from urm.platform.warehouse import warehouse_url
 
     with connect(warehouse_url()) as conn:
         migrate(conn)
+        verify_pseudonym_key(conn, pseudonym_key(announce=False))  # another key: refused before dbt
     args = ["build"] + (["--select", select] if select else [])
     result = run_dbt(*args, check=False)
     typer.echo(result.stdout)

@@ -1,0 +1,281 @@
+"""The privacy suite: Great Expectations checks on every mart before it is published.
+
+One suite per mart, built from the rules in config/privacy.yml (urm.privacy.config):
+
+- no column whose name is on the deny-list (name, phone, e-mail, ID number, address, student or
+  staff number, card, login, patron, IP ...) and no address-typed column (inet, cidr);
+- no text value that holds an identifier: e-mail addresses, mainland mobile numbers, the roster's
+  student, staff and card number formats, IP addresses, and PRC resident ID numbers whose check
+  digit is valid (computed in SQL, so that an 18-digit number that only looks like one passes);
+- individual marts (user_persona, rankings) hold only people who allow profiling, and rankings
+  only people who opted in to them (consent as of the newest roster, from marts.dim_user);
+- no person count (a column ending in _users) between 1 and k-1 (dbt var k_anonymity).
+
+Every check is an UnexpectedRowsExpectation whose query returns only rule names, column names and
+counts, never a value: a failure report can be printed and stored without leaking what it found.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import great_expectations.expectations as gxe
+from great_expectations.core import ExpectationSuite
+
+from ingest.errors import UserError
+from ingest.privacy.patterns import RESIDENT_ID_CHECK, RESIDENT_ID_WEIGHTS
+from urm.privacy.config import PrivacyRules, privacy_rules
+
+MARTS = "marts"
+TEXT_TYPES = ("text", "character varying", "character")
+NUMBER_TYPES = ("integer", "bigint", "smallint", "numeric")
+RESIDENT_ID_SQL = (
+    r"(?:^|[^0-9A-Za-z])([1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
+    r"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx])(?:$|[^0-9A-Za-z])"
+)
+
+
+class PrivacyCheckFailed(UserError):
+    """A mart breaks a privacy rule: it is not published (the BI and export roles lose it)."""
+
+
+@dataclass(frozen=True)
+class PrivacyOutcome:
+    mart: str
+    rule: str
+    column: str | None
+    success: bool
+    found: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        where = f"marts.{self.mart}" + (f".{self.column}" if self.column else "")
+        if self.success:
+            return f"passed: {self.rule} on {where}"
+        found = "; ".join(", ".join(f"{k} {v}" for k, v in row.items()) for row in self.found[:10])
+        return f"FAILED: {self.rule} on {where}: {found}"
+
+
+@dataclass
+class PrivacyReport:
+    marts: list[str]
+    outcomes: list[PrivacyOutcome]
+    ran_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @property
+    def success(self) -> bool:
+        return all(o.success for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[PrivacyOutcome]:
+        return [o for o in self.outcomes if not o.success]
+
+    @property
+    def failed_marts(self) -> list[str]:
+        return sorted({o.mart for o in self.failures})
+
+    def summary(self) -> str:
+        if self.success:
+            return f"privacy suite passed: {len(self.outcomes)} checks on {len(self.marts)} marts"
+        lines = [
+            f"privacy suite FAILED: {len(self.failures)} of {len(self.outcomes)} checks on "
+            f"{', '.join(self.failed_marts)}"
+        ]
+        lines.extend("  " + o.describe() for o in self.failures)
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ran_at": self.ran_at,
+            "success": self.success,
+            "marts": self.marts,
+            "checks": len(self.outcomes),
+            "failures": [asdict(o) for o in self.failures],
+        }
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal for a query GX runs: braces doubled (GX formats the query with
+    {batch}) and colons escaped (SQLAlchemy reads `:name` as a bind parameter)."""
+    escaped = text.replace("'", "''").replace("{", "{{").replace("}", "}}").replace(":", "\\:")
+    return "'" + escaped + "'"
+
+
+def _matches(patterns: Sequence[str], value: str) -> bool:
+    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def _resident_id_condition(column: str) -> str:
+    """SQL: the column holds a resident ID number whose check character is right."""
+    weights = ",".join(str(w) for w in RESIDENT_ID_WEIGHTS)
+    found = f"substring({column} from {_literal(RESIDENT_ID_SQL)})"
+    return (
+        f"({found} is not null and (select substr({_literal(RESIDENT_ID_CHECK)}, "
+        f"(sum(substr({found}, i, 1)::integer * (array[{weights}])[i]) % 11)::integer + 1, 1) "
+        f"from generate_series(1, 17) as i) = upper(substr({found}, 18, 1)))"
+    )
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def privacy_suite(
+    mart: str,
+    columns: Sequence[tuple[str, str]],
+    rules: PrivacyRules,
+    *,
+    k: int,
+    consent_table: str = "marts.dim_user",
+) -> ExpectationSuite:
+    """The suite for one mart; `columns` are its (name, data type) pairs."""
+    expectations: list[Any] = []
+
+    def check(rule: str, query: str, column: str | None = None) -> None:
+        expectations.append(
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=query,
+                description=rule,
+                meta={"rule": rule, "column": column},
+            )
+        )
+
+    denied = (
+        " or ".join(f"column_name ~* {_literal('^(?:' + p + ')$')}" for p in rules.deny_columns) or "false"
+    )
+    types = ", ".join(_literal(t) for t in rules.deny_types) or "''"
+    check(
+        "no identifying column name or address type",
+        "select column_name, data_type from information_schema.columns "
+        f"where table_schema = {_literal(MARTS)} and table_name = {_literal(mart)} "
+        f"and ({denied} or udt_name in ({types})) "
+        "and (select count(*) from (select 1 from {batch} limit 1) as probe) >= 0",
+    )
+    names = {name for name, _ in columns}
+    for name, data_type in columns:
+        column = _quoted(name)
+        if data_type in TEXT_TYPES:
+            cases = [
+                f"when {column} ~ {_literal(p)} then {_literal(label)}"
+                for label, p in rules.value_patterns.items()
+            ]
+            if rules.resident_id_numbers:
+                cases.append(f"when {_resident_id_condition(column)} then 'resident ID number'")
+            if cases:
+                check(
+                    "no identifier in values",
+                    "select pattern, count(*) as matching_rows from (select case "
+                    + " ".join(cases)
+                    + " end as pattern from {batch}) as found where pattern is not null group by pattern",
+                    name,
+                )
+        if rules.k_anonymity and name.endswith("_users") and data_type in NUMBER_TYPES:
+            check(
+                f"no person count between 1 and {k - 1} (k-anonymity)",
+                f"select count(*) as cells from {{batch}} where {column} between 1 and {k - 1} "
+                "having count(*) > 0",
+                name,
+            )
+    if "user_key" in names:
+        for patterns, flag, rule in (
+            (rules.individual_marts, "consent_profiling", "only people who allow profiling"),
+            (rules.ranking_marts, "consent_ranking", "only people who opted in to rankings"),
+        ):
+            if _matches(patterns, mart):
+                check(
+                    rule,
+                    f"select count(*) as people from {{batch}} as m left join {consent_table} as c "
+                    f"on c.user_key = m.user_key where m.user_key is not null "
+                    f"and (c.user_key is null or not coalesce(c.{flag}, false)) having count(*) > 0",
+                    "user_key",
+                )
+    return ExpectationSuite(name=f"privacy_{mart}", expectations=expectations)
+
+
+def dbt_k_anonymity(project_dir: Path | None = None) -> int:
+    """The dbt var k_anonymity (dbt_project.yml), so that marts and the suite agree on k."""
+    import yaml  # type: ignore[import-untyped]
+
+    from urm.platform.settings import DBT_PROJECT_DIR
+
+    project = yaml.safe_load(((project_dir or DBT_PROJECT_DIR) / "dbt_project.yml").read_text())
+    return int((project.get("vars") or {}).get("k_anonymity", 10))
+
+
+def mart_columns(url: str, marts: Sequence[str] | None = None) -> dict[str, list[tuple[str, str]]]:
+    import os
+    import re
+
+    import psycopg
+
+    plain_url = re.sub(r"^postgresql\+\w+://", "postgresql://", os.path.expandvars(url))
+    with psycopg.connect(plain_url) as conn:
+        rows = conn.execute(
+            "select c.table_name, c.column_name, c.data_type from information_schema.columns as c "
+            "join information_schema.tables as t using (table_schema, table_name) "
+            "where c.table_schema = %s and t.table_type = 'BASE TABLE' order by 1, c.ordinal_position",
+            (MARTS,),
+        ).fetchall()
+    found: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in rows:
+        if marts is None or table in marts:
+            found.setdefault(table, []).append((column, data_type))
+    return found
+
+
+def check_marts(
+    url: str,
+    marts: Sequence[str] | None = None,
+    *,
+    rules: PrivacyRules | None = None,
+    k: int | None = None,
+    consent_table: str = "marts.dim_user",
+) -> PrivacyReport:
+    """Run the privacy suite on every mart (or the named ones)."""
+    from expectations.runner import _ephemeral_context, _gx_url
+
+    rules = rules or privacy_rules()
+    k = k if k is not None else dbt_k_anonymity()
+    tables = mart_columns(url, marts)
+    outcomes: list[PrivacyOutcome] = []
+    if tables:
+        context = _ephemeral_context()
+        source = context.data_sources.add_postgres("warehouse_marts", connection_string=_gx_url(url))
+        for mart, columns in tables.items():
+            suite = privacy_suite(mart, columns, rules, k=k, consent_table=consent_table)
+            try:
+                asset = source.add_table_asset(name=mart, table_name=mart, schema_name=MARTS)
+                batch = asset.add_batch_definition_whole_table("privacy").get_batch()
+                result = batch.validate(suite, result_format="COMPLETE")
+            except Exception as error:  # a mart that cannot be read is not published
+                first = (
+                    str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+                )
+                outcomes.append(PrivacyOutcome(mart, "read the mart", None, False, [{"error": first}]))
+                continue
+            for item in result.results:
+                meta = item.expectation_config.meta or {}
+                rows = ((item.result or {}).get("details") or {}).get("unexpected_rows") or []
+                info = item.exception_info or {}
+                if info.get("raised_exception"):
+                    message = str(info.get("exception_message") or "").splitlines()[0][:200]
+                    rows = [{"error": message}]
+                outcomes.append(
+                    PrivacyOutcome(
+                        mart,
+                        str(meta.get("rule")),
+                        meta.get("column"),
+                        bool(item.success),
+                        [_plain(r) for r in rows],
+                    )
+                )
+    return PrivacyReport(marts=sorted(tables), outcomes=outcomes)
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(row) if isinstance(row, dict) else {"row": row}, default=str))
