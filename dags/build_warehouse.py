@@ -13,6 +13,7 @@ from cosmos.constants import LoadMode, TestBehavior
 
 from urm.platform.dbt import dbt_executable, manifest_path
 from urm.platform.settings import DBT_PROJECT_DIR
+from urm.steps.alerts import default_args, run_callbacks
 from urm.steps.assets import CAMPUS_PEOPLE, CIRCULATION, COUNTER_USAGE, EZPROXY_REQUESTS, MARTS
 
 dag = DbtDag(
@@ -41,9 +42,14 @@ dag = DbtDag(
         test_behavior=TestBehavior.BUILD,
         # A test on two models (relationships) runs as its own task once both are built.
         should_detach_multiple_parents_tests=True,
+        # A dbt selection (e.g. "+fct_loans") renders only those models: for tests and for a
+        # deployment that builds a part of the warehouse. Unset: every model.
+        select=os.environ["URM_WAREHOUSE_SELECT"].split() if os.environ.get("URM_WAREHOUSE_SELECT") else [],
     ),
     operator_args={"install_deps": False},
-    default_args={"retries": 0},
+    # dbt failures are deterministic: one retry (for a lost connection), then alert
+    default_args=default_args(retries=1),
+    **run_callbacks(deadline=pendulum.duration(hours=3)),
 )
 
 with dag:

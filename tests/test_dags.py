@@ -7,7 +7,7 @@ import pytest
 
 from urm.platform.settings import DAGS_DIR
 
-EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse"}
+EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_ezproxy", "ingest_counter", "build_warehouse"}
 
 
 @pytest.fixture(scope="module")
