@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from ingest.errors import InvalidOption
 from urm.cli.errors import is_cli_control, report_and_exit
 from urm.cli.ingest import ingest_app
+from urm.cli.status import status as status_command
 
 
 class _Group(TyperGroup):
@@ -201,6 +202,9 @@ def warehouse_psql(
     if command:
         args += ["-c", command]
     raise typer.Exit(subprocess.call(args, env={**os.environ, "PGTZ": "UTC"}))
+
+
+app.command("status")(status_command)
 
 
 def main() -> None:  # pragma: no cover - console script entry
