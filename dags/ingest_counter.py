@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
+from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
 from urm.steps.alerts import default_args, run_callbacks
 from urm.steps.assets import COUNTER_USAGE
 
 
 @dag(
-    schedule="@monthly",
+    # A data interval of one whole month (not Airflow 3's default zero-length trigger): the run
+    # that starts on the 1st harvests the month that just ended, and a backfill covers its months.
+    schedule=CronDataIntervalTimetable("@monthly", timezone="Asia/Shanghai"),
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,  # back-fills go through `airflow dags backfill` or conf begin/end
     tags=["urm", "ingest", "eresources", "counter"],

@@ -64,3 +64,38 @@ def test_warehouse_dag_emits_the_marts_asset_after_every_model(dagbag) -> None:
     models = [t for t in dag.tasks if t is not publish and not t.downstream_list]
     assert not models, f"tasks that end outside publish_marts: {[t.task_id for t in models]}"
     assert len(publish.get_flat_relative_ids(upstream=True)) > 10
+
+
+def test_every_dag_serialises_as_the_dag_processor_does(dagbag) -> None:
+    """The scheduler only sees what serialises (callbacks, deadlines, retry settings included)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag_id in EXPECTED:
+        DagSerialization.to_dict(dagbag.dags[dag_id])
+
+
+def test_ingest_dags_retry_with_backoff_and_alert(dagbag) -> None:
+    from urm.steps.alerts import on_task_failure
+
+    for dag_id in EXPECTED:
+        dag = dagbag.dags[dag_id]
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag_id}.{task.task_id}"
+            assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}"
+            assert (
+                on_task_failure in (task.on_failure_callback or [])
+                or task.on_failure_callback is on_task_failure
+            )
+        assert dag.deadline, f"{dag_id} has no deadline alert"
+
+
+def test_schedules_fit_the_sources(dagbag) -> None:
+    schedules = {d: dagbag.dags[d].timetable.expression for d in EXPECTED - {"build_warehouse"}}
+    assert schedules == {
+        "ingest_campus": "0 0 * * *",
+        "ingest_circulation": "0 * * * *",
+        "ingest_ezproxy": "0 0 * * *",
+        "ingest_counter": "0 0 1 * *",
+    }
+    # COUNTER runs over a whole month: the run on the 1st harvests the month before.
+    assert type(dagbag.dags["ingest_counter"].timetable).__name__ == "CronDataIntervalTimetable"

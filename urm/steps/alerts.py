@@ -67,7 +67,8 @@ def run_callbacks(deadline: timedelta | None = None) -> dict[str, Any]:
 
         callbacks["deadline"] = DeadlineAlert(
             reference=DeadlineReference.DAGRUN_QUEUED_AT,
-            interval=deadline,
+            # a plain timedelta: Airflow serialises it, not pendulum's Duration subclass
+            interval=timedelta(seconds=deadline.total_seconds()),
             callback=AsyncCallback(on_run_late, kwargs={"deadline": str(deadline)}),
         )
     return callbacks
