@@ -92,7 +92,7 @@ def _wait(what: str, check, deadline: float, processes: dict[str, subprocess.Pop
         result = check()
         if result:
             return result
-        time.sleep(3)
+        time.sleep(5)
     tails = {n: (logs / f"{n}.log").read_text(errors="replace")[-1500:] for n in processes}
     pytest.fail(f"timed out waiting for {what}; log tails: {json.dumps(tails, indent=1)}")
 
@@ -171,6 +171,10 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
         "URM_PSEUDONYM_KEY": TEST_KEY.decode(),
         "URM_WAREHOUSE_SELECT": SELECTION,
         "URM_ALERT_WEBHOOK": "",
+        "URM_RETRY_DELAY_SECONDS": "5",
+        # a busy 2-core machine answers the task API slowly: wait rather than fail the task
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+        "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
         "PYTHONPATH": str(PROJECT_ROOT),
     }
     migrate = subprocess.run(
@@ -180,6 +184,7 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
 
     processes: dict[str, subprocess.Popen] = {}
     try:
+        api = Api(f"http://127.0.0.1:{port}")
         for component in ("api-server", "scheduler", "dag-processor"):
             with open(logs / f"{component}.log", "w") as log:
                 processes[component] = subprocess.Popen(
@@ -190,8 +195,18 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
                     cwd=tmp_path,
                     start_new_session=True,  # its own process group: stopped with its workers
                 )
+            if component == "api-server":  # tasks report to it: it must answer before any runs
+
+                def api_up() -> bool:
+                    try:
+                        api.login()
+                        return True
+                    except OSError:
+                        return False
+
+                _wait("the api-server", api_up, time.monotonic() + 300, processes, logs)
         yield {
-            "api": Api(f"http://127.0.0.1:{port}"),
+            "api": api,
             "processes": processes,
             "logs": logs,
             "summary": summary,
@@ -215,15 +230,6 @@ def test_schedules_and_asset_events_drive_the_ingest_and_warehouse_dags(
     processes = airflow_stack["processes"]
     logs = airflow_stack["logs"]
     deadline = time.monotonic() + TIMEOUT
-
-    def api_up() -> bool:
-        try:
-            api.login()
-            return True
-        except OSError:
-            return False
-
-    _wait("the api-server", api_up, deadline, processes, logs)
 
     def finished(dag_id: str, run_type: str, minimum: int = 1):
         def check():

@@ -44,10 +44,12 @@ ALERTS = {
 
 def default_args(**overrides: Any) -> dict[str, Any]:
     """The `default_args` every URM DAG uses: retries with exponential backoff and alert callbacks."""
+    # URM_RETRY_DELAY_SECONDS shortens the first delay (tests, or a site that wants faster retries)
+    delay = os.environ.get("URM_RETRY_DELAY_SECONDS")
     args: dict[str, Any] = {
         "owner": "urm",
         "retries": RETRIES,
-        "retry_delay": RETRY_DELAY,
+        "retry_delay": timedelta(seconds=float(delay)) if delay else RETRY_DELAY,
         "retry_exponential_backoff": True,
         "max_retry_delay": MAX_RETRY_DELAY,
         "on_failure_callback": on_task_failure,
