@@ -166,3 +166,29 @@ def test_urm_status_json_reports_a_late_source_and_exits_1(conn) -> None:
     result = CliRunner().invoke(app, ["status", "--no-runs"])
     assert result.exit_code == 0, result.output
     assert "campus" in result.stdout and "fresh" in result.stdout and "LATE" not in result.stdout
+
+
+@pytest.mark.integration
+def test_dbt_source_freshness_errors_on_a_late_source(conn, warehouse_url, tmp_path) -> None:
+    from urm.platform.dbt import run_dbt
+
+    _load(conn, "campus", datetime.now(UTC) - timedelta(hours=2))
+    _load(conn, "circulation", datetime.now(UTC) - timedelta(hours=5))  # hourly: late after 3 hours
+    selection = ["source:loads.campus_loads", "source:loads.circulation_loads"]
+    target = tmp_path / "target"
+    result = run_dbt(
+        "source",
+        "freshness",
+        "--select",
+        *selection,
+        "--target-path",
+        str(target),
+        url=warehouse_url,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout[-2000:]
+    statuses = {
+        r["unique_id"].rsplit(".", 1)[-1]: r["status"]
+        for r in json.loads((target / "sources.json").read_text())["results"]
+    }
+    assert statuses == {"campus_loads": "pass", "circulation_loads": "error"}
