@@ -99,3 +99,11 @@ def test_schedules_fit_the_sources(dagbag) -> None:
     }
     # COUNTER runs over a whole month: the run on the 1st harvests the month before.
     assert type(dagbag.dags["ingest_counter"].timetable).__name__ == "CronDataIntervalTimetable"
+
+
+def test_the_freshness_check_runs_hourly_and_serialises(dagbag) -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.dags["check_freshness"]
+    assert dag.timetable.expression == "0 * * * *" and "urm" in dag.tags and dag.doc_md
+    DagSerialization.to_dict(dag)

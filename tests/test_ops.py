@@ -127,7 +127,9 @@ def test_every_source_has_a_schedule_and_the_schedules_fit_the_sources() -> None
 
 
 @pytest.mark.integration
-def test_a_source_is_late_once_its_schedule_passes_without_data(conn) -> None:
+def test_a_source_is_late_once_its_schedule_passes_without_data(conn, receiver, monkeypatch) -> None:
+    url, received = receiver
+    monkeypatch.setenv("URM_ALERT_WEBHOOK", url)
     _load(conn, "campus", NOW - timedelta(hours=20))
     _load(conn, "circulation", NOW - timedelta(hours=1), rows=5, bad=2)
     rows = {r["name"]: r for r in compute_freshness(conn, NOW) if r["kind"] == "source"}
@@ -142,6 +144,8 @@ def test_a_source_is_late_once_its_schedule_passes_without_data(conn) -> None:
     assert not rows["campus"]["is_late"]
     with pytest.raises(SourceLate, match="circulation last loaded"):
         check_freshness(now=later)
+    [alert] = received
+    assert alert["kind"] == "source_late" and alert["sources"] == ["circulation"]
     table = dict(conn.execute("select name, is_late from ops.freshness where kind = 'source'").fetchall())
     assert table["circulation"] is True and table["campus"] is False
 

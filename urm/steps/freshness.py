@@ -200,5 +200,8 @@ def check_freshness(url: str | None = None, now: datetime | None = None) -> list
             f"{r['max_age']})"
             for r in late
         )
+        from urm.steps.alerts import send_alert
+
+        send_alert("source_late", f"late sources: {detail}", {"sources": [r["name"] for r in late]})
         raise SourceLate(f"late sources: {detail}: check the source's export or landing folder")
     return rows
