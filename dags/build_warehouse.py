@@ -44,8 +44,8 @@ dag = DbtDag(
         should_detach_multiple_parents_tests=True,
         # A dbt selection (e.g. "+fct_loans") renders only those models: for tests and for a
         # deployment that builds a part of the warehouse. Unset: every model.
-        select=os.environ["URM_WAREHOUSE_SELECT"].split() if os.environ.get("URM_WAREHOUSE_SELECT") else [],
-        exclude=os.environ["URM_WAREHOUSE_EXCLUDE"].split() if os.environ.get("URM_WAREHOUSE_EXCLUDE") else [],
+        select=os.environ.get("URM_WAREHOUSE_SELECT", "").split(),
+        exclude=os.environ.get("URM_WAREHOUSE_EXCLUDE", "").split(),
     ),
     operator_args={"install_deps": False},
     # dbt failures are deterministic: one retry (for a lost connection), then alert

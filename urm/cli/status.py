@@ -61,7 +61,7 @@ def collect_status(url: str, *, now: datetime | None = None, runs: bool = True) 
 
     with connect(url) as conn:
         rows = refresh_freshness(conn, now)
-        quarantined = dict(
+        quarantined: dict[str, int] = dict(
             conn.execute("select source, count(*) from quarantine.rejected_rows group by 1").fetchall()
         )
     sources = [r for r in rows if r["kind"] == "source"]

@@ -65,7 +65,8 @@ def run_callbacks(deadline: timedelta | None = None) -> dict[str, Any]:
     3's Deadline Alerts, which replace the SLAs of Airflow 2; the triggerer runs the callback)."""
     callbacks: dict[str, Any] = {"on_failure_callback": on_run_failure}
     if deadline is not None:
-        from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+        from airflow.sdk.definitions.callback import AsyncCallback
+        from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
         callbacks["deadline"] = DeadlineAlert(
             reference=DeadlineReference.DAGRUN_QUEUED_AT,
