@@ -197,6 +197,7 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
         "URM_WAREHOUSE_EXCLUDE": " ".join(_tests_outside(SELECTION.lstrip("+"))),
         "URM_ALERT_WEBHOOK": "",
         "URM_RETRY_DELAY_SECONDS": "5",
+        "URM_RUN_DEADLINES": "1",  # the scheduler handles deadline alerts (dag.test() does not)
         # a busy 2-core machine answers the task API slowly: wait rather than fail the task
         "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
         "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",

@@ -64,7 +64,9 @@ def run_callbacks(deadline: timedelta | None = None) -> dict[str, Any]:
     given a deadline, an alert when a run is still not done that long after it was queued (Airflow
     3's Deadline Alerts, which replace the SLAs of Airflow 2; the triggerer runs the callback)."""
     callbacks: dict[str, Any] = {"on_failure_callback": on_run_failure}
-    if deadline is not None:
+    # URM_RUN_DEADLINES=0 leaves the deadline out: Airflow 3.3's `dag.test()` (the embedded demo)
+    # fails on a DAG with a deadline alert; the scheduler (production, tests/test_scheduler.py) is fine.
+    if deadline is not None and os.environ.get("URM_RUN_DEADLINES", "1") != "0":
         from airflow.sdk.definitions.callback import AsyncCallback
         from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
