@@ -21,6 +21,9 @@ dag = DbtDag(
     schedule=(CAMPUS_PEOPLE | CIRCULATION | EZPROXY_REQUESTS | COUNTER_USAGE),
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,
+    # one build at a time: two dbt builds replacing the same tables would race; Asset events that
+    # arrive during a build queue the next one
+    max_active_runs=1,
     tags=["urm", "warehouse", "dbt"],
     doc_md=__doc__,
     project_config=ProjectConfig(
