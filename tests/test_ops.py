@@ -88,12 +88,15 @@ def test_retry_run_failure_and_deadline_alerts_reach_the_webhook(receiver, monke
     assert received[2]["dag_id"] == "build_warehouse"
 
 
-def test_the_deadline_alert_is_declared_for_airflow() -> None:
+def test_the_deadline_alert_is_declared_for_airflow(monkeypatch) -> None:
     from airflow.sdk import DeadlineAlert
 
+    monkeypatch.setenv("URM_RUN_DEADLINES", "1")  # the local runs' environment sets 0
     callbacks = alerts.run_callbacks(deadline=timedelta(hours=2))
     assert isinstance(callbacks["deadline"], DeadlineAlert)
     assert callbacks["on_failure_callback"] is alerts.on_run_failure
+    monkeypatch.setenv("URM_RUN_DEADLINES", "0")
+    assert "deadline" not in alerts.run_callbacks(deadline=timedelta(hours=2))
 
 
 def test_an_unreachable_webhook_never_fails_the_task_and_email_goes_out(monkeypatch) -> None:
