@@ -122,6 +122,18 @@ def _tests_outside(model: str) -> list[str]:
     return sorted(outside)
 
 
+def _task_log_tails(stack: dict, runs: list[dict]) -> str:
+    """The end of every task log of the failed runs: the test's tmp folder may not outlive it."""
+    tails = []
+    for run in runs:
+        folder = stack["airflow_home"] / "logs" / f"dag_id={run['dag_id']}" / f"run_id={run['dag_run_id']}"
+        for log in sorted(folder.glob("**/*.log")):
+            text = log.read_text(errors="replace")
+            if "error" in text.lower():
+                tails.append(f"--- {log.relative_to(folder)}\n{text[-2500:]}")
+    return "\n".join(tails) or f"no task log under {stack['airflow_home']}"
+
+
 def _marts_snapshot(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute("select * from marts.dim_user order by user_key").fetchall()
@@ -233,6 +245,7 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
                 _wait("the api-server", api_up, time.monotonic() + 300, processes, logs)
         yield {
             "api": api,
+            "airflow_home": tmp_path / "airflow",
             "processes": processes,
             "logs": logs,
             "summary": summary,
@@ -261,7 +274,7 @@ def test_schedules_asset_events_the_api_and_a_backfill_drive_the_dags(
         def check():
             runs = [r for r in api.runs(dag_id) if r["run_type"] in run_types]
             failed = [r for r in runs if r["state"] == "failed"]
-            assert not failed, f"{dag_id} run failed: {failed}; see its task logs"
+            assert not failed, f"{dag_id} run failed: {_task_log_tails(airflow_stack, failed)}"
             done = [r for r in runs if r["state"] == "success"]
             pending = [r for r in runs if r["state"] in ("queued", "running")]
             return done if len(done) >= minimum and not pending else None
