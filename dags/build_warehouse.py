@@ -15,6 +15,7 @@ from cosmos.constants import LoadMode, TestBehavior
 
 from urm.platform.dbt import dbt_executable, manifest_path
 from urm.platform.settings import DBT_PROJECT_DIR
+from urm.steps.alerts import default_args, run_callbacks
 from urm.steps.assets import MARTS, landing_assets
 
 dag = DbtDag(
@@ -22,6 +23,9 @@ dag = DbtDag(
     schedule=AssetAny(*landing_assets()),
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,
+    # one build at a time: two dbt builds replacing the same tables would race; Asset events that
+    # arrive during a build queue the next one
+    max_active_runs=1,
     tags=["urm", "warehouse", "dbt"],
     doc_md=__doc__,
     project_config=ProjectConfig(
@@ -43,9 +47,15 @@ dag = DbtDag(
         test_behavior=TestBehavior.BUILD,
         # A test on two models (relationships) runs as its own task once both are built.
         should_detach_multiple_parents_tests=True,
+        # A dbt selection (e.g. "+fct_loans") renders only those models: for tests and for a
+        # deployment that builds a part of the warehouse. Unset: every model.
+        select=os.environ.get("URM_WAREHOUSE_SELECT", "").split(),
+        exclude=os.environ.get("URM_WAREHOUSE_EXCLUDE", "").split(),
     ),
     operator_args={"install_deps": False},
-    default_args={"retries": 0},
+    # dbt failures are deterministic: one retry (for a lost connection), then alert
+    default_args=default_args(retries=1),
+    **run_callbacks(deadline=pendulum.duration(hours=3)),
 )
 
 with dag:

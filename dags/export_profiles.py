@@ -9,6 +9,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
+from urm.steps.alerts import default_args, run_callbacks
 from urm.steps.assets import MARTS
 
 
@@ -18,7 +19,8 @@ from urm.steps.assets import MARTS
     catchup=False,  # exports are of the marts as they are now
     tags=["urm", "exports"],
     doc_md=__doc__,
-    default_args={"retries": 0},
+    default_args=default_args(retries=1),
+    **run_callbacks(deadline=pendulum.duration(hours=2)),
 )
 def export_profiles() -> None:
     @task

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
+from urm.steps.alerts import default_args, run_callbacks
 from urm.steps.assets import CAMPUS_PEOPLE
 
 
@@ -18,7 +19,8 @@ from urm.steps.assets import CAMPUS_PEOPLE
     catchup=False,  # the roster is a snapshot: only the newest one matters
     tags=["urm", "ingest", "campus"],
     doc_md=__doc__,
-    default_args={"retries": 1},
+    default_args=default_args(),
+    **run_callbacks(deadline=pendulum.duration(hours=2)),
 )
 def ingest_campus() -> None:
     @task

@@ -10,16 +10,18 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
+from urm.steps.alerts import default_args, run_callbacks
 from urm.steps.assets import CIRCULATION
 
 
 @dag(
-    schedule="@daily",
+    schedule="@hourly",
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,  # every export file is loaded once by checksum, whatever the run
     tags=["urm", "ingest", "circulation"],
     doc_md=__doc__,
-    default_args={"retries": 1},
+    default_args=default_args(),
+    **run_callbacks(deadline=pendulum.duration(hours=2)),
 )
 def ingest_circulation() -> None:
     @task

@@ -15,16 +15,18 @@ import pendulum
 from airflow.sdk import dag as taskflow_dag
 from airflow.sdk import task
 
+from urm.steps.alerts import default_args, run_callbacks
 from urm.steps.assets import GATE
 
 
 @taskflow_dag(
-    schedule="@daily",
+    schedule="@hourly",
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,  # every export file is loaded once by checksum, whatever the run
     tags=["urm", "ingest", "gate"],
     doc_md=__doc__,
-    default_args={"retries": 1},
+    default_args=default_args(),
+    **run_callbacks(deadline=pendulum.duration(hours=1)),
 )
 def ingest_gate() -> None:
     @task

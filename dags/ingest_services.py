@@ -11,6 +11,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
+from urm.steps.alerts import default_args, run_callbacks
 from urm.steps.assets import SERVICE_ASSETS
 
 
@@ -20,7 +21,8 @@ from urm.steps.assets import SERVICE_ASSETS
     catchup=False,  # every export file is loaded once by checksum, whatever the run
     tags=["urm", "ingest", "services"],
     doc_md=__doc__,
-    default_args={"retries": 1},
+    default_args=default_args(),
+    **run_callbacks(deadline=pendulum.duration(hours=2)),
 )
 def ingest_services() -> None:
     @task

@@ -1,4 +1,4 @@
-"""Applies retention every day: identified rows older than their source's window (config/
+"""Applies retention every week: identified rows older than their source's window (config/
 retention.yml: loans and proxy logs 400 days, roster history 3 years, quarantine 90 days) are
 de-identified or purged in the landing tables, the quarantine, the load log and the identity
 vault; pseudonyms that no landing table holds any more leave the derived tables at once, and the
@@ -10,14 +10,17 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
+from urm.steps.alerts import default_args, run_callbacks
+
 
 @dag(
-    schedule="@daily",
+    schedule="@weekly",
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
     catchup=False,  # each run ages everything up to its own date: a missed day is caught up by the next
     tags=["urm", "privacy", "retention"],
     doc_md=__doc__,
-    default_args={"retries": 1},
+    default_args=default_args(),
+    **run_callbacks(deadline=pendulum.duration(hours=6)),
 )
 def privacy_retention() -> None:
     @task

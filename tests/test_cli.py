@@ -40,6 +40,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         ["warehouse", "start"],
         ["warehouse", "stop"],
         ["warehouse", "psql"],
+        ["status"],
     ],
 )
 def test_every_command_has_help(args: list[str]) -> None:

@@ -7,9 +7,10 @@ import pytest
 
 from urm.platform.settings import DAGS_DIR
 
-EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse"}
+EXPECTED = {"ingest_campus", "ingest_circulation", "ingest_ezproxy", "ingest_counter", "build_warehouse"}
 EXPECTED |= {"ingest_gate"}
 EXPECTED |= {"ingest_services"}
+EXPECTED |= {"export_profiles", "privacy_retention"}
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,63 @@ def test_services_dag_loads_and_validates_each_source_before_its_asset(dagbag) -
         validate = dag.get_task(f"validate_{source}")
         assert validate.upstream_task_ids == {f"load_{source}"}
         assert [o.uri for o in validate.outlets] == [f"urm://warehouse/raw/{table}"]
+
+
+def test_every_dag_serialises_as_the_dag_processor_does(dagbag) -> None:
+    """The scheduler only sees what serialises (callbacks, deadlines, retry settings included)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag_id in EXPECTED:
+        DagSerialization.to_dict(dagbag.dags[dag_id])
+
+
+def test_ingest_dags_retry_with_backoff_and_alert(dagbag) -> None:
+    from urm.steps.alerts import on_task_failure
+
+    for dag_id in EXPECTED:
+        dag = dagbag.dags[dag_id]
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag_id}.{task.task_id}"
+            assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}"
+            assert (
+                on_task_failure in (task.on_failure_callback or [])
+                or task.on_failure_callback is on_task_failure
+            )
+
+
+def test_schedules_fit_the_sources(dagbag) -> None:
+    timed = EXPECTED - {"build_warehouse", "export_profiles"}  # these two run on Assets
+    schedules = {d: dagbag.dags[d].timetable.expression for d in timed}
+    assert schedules == {
+        "ingest_campus": "0 0 * * *",
+        "ingest_circulation": "0 * * * *",
+        "ingest_gate": "0 * * * *",
+        "ingest_ezproxy": "0 0 * * *",
+        "ingest_counter": "0 0 1 * *",
+        "ingest_services": "0 0 * * *",
+        "privacy_retention": "0 0 * * 0",
+    }
+    # COUNTER runs over a whole month: the run on the 1st harvests the month before.
+    assert type(dagbag.dags["ingest_counter"].timetable).__name__ == "CronDataIntervalTimetable"
+
+
+def test_the_freshness_check_runs_hourly_and_serialises(dagbag) -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.dags["check_freshness"]
+    assert dag.timetable.expression == "0 * * * *" and "urm" in dag.tags and dag.doc_md
+    DagSerialization.to_dict(dag)
+
+
+def test_deadline_alerts_are_declared_for_the_scheduler(monkeypatch) -> None:
+    """Production (the scheduler) gets run deadlines; local `dag.test()` runs leave them out."""
+    import runpy
+
+    from urm.platform.settings import DAGS_DIR
+
+    monkeypatch.setenv("URM_RUN_DEADLINES", "1")
+    namespace = runpy.run_path(str(DAGS_DIR / "ingest_campus.py"), run_name="deadline_check")
+    assert namespace["ingest_campus_dag"].deadline
+    monkeypatch.setenv("URM_RUN_DEADLINES", "0")
+    namespace = runpy.run_path(str(DAGS_DIR / "ingest_campus.py"), run_name="deadline_check")
+    assert not namespace["ingest_campus_dag"].deadline

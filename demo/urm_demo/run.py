@@ -25,7 +25,8 @@ ILS_FORMATS = {"koha": "koha-items-csv,koha-csv", "folio": "folio-items-json,fol
 DAG_ORDER = (
     "ingest_campus",
     "ingest_circulation",
-    "ingest_eresources",
+    "ingest_ezproxy",
+    "ingest_counter",
     "ingest_gate",
     "ingest_services",
     "build_warehouse",
@@ -71,7 +72,7 @@ def run_demo(
             dag_file = DAGS_DIR / f"{dag_id}.py"
             step_started = time.monotonic()
             with console.status(f"running DAG {dag_id} (log: {logs / (dag_id + '.log')})"):
-                conf = harvest_range(days) if dag_id == "ingest_eresources" else None
+                conf = harvest_range(days) if dag_id == "ingest_counter" else None
                 result = run_dag_file(dag_file, env, logs / f"{dag_id}.log", conf=conf)
             seconds = time.monotonic() - step_started
             if result.returncode != 0:

@@ -21,7 +21,7 @@ def harvest_range(days: int) -> dict[str, str]:
 
 @contextmanager
 def synthetic_sushi(sources: Path, *, days: int, seed: int) -> Iterator[dict[str, str]]:
-    """Yield the environment that points the ingest_eresources DAG at the local endpoint."""
+    """Yield the environment that points the ingest_counter DAG at the local endpoint."""
     from urm_demo.sushi_server import SushiServer
     from urm_demo.synth.counter import PLATFORMS, synthetic_counter_usage
 

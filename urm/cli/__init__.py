@@ -17,6 +17,7 @@ from urm.cli.errors import is_cli_control, report_and_exit
 from urm.cli.exports import register as register_exports
 from urm.cli.ingest import ingest_app
 from urm.cli.privacy import privacy_app
+from urm.cli.status import status as status_command
 
 
 class _Group(TyperGroup):
@@ -210,6 +211,7 @@ def warehouse_psql(
 
 
 register_exports(app, console)  # urm export, urm report, urm docs
+app.command("status")(status_command)
 
 
 def main() -> None:  # pragma: no cover - console script entry

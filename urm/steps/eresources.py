@@ -1,5 +1,5 @@
-"""E-resource steps for the `ingest_eresources` DAG: EZproxy logs from the landing folder, and
-COUNTER reports harvested over SUSHI from each configured platform, then loaded.
+"""E-resource steps for the `ingest_ezproxy` and `ingest_counter` DAGs: EZproxy logs from the landing
+folder, and COUNTER reports harvested over SUSHI from each configured platform, then loaded.
 
 Platforms come from URM_SUSHI_PLATFORMS: a JSON file (or inline JSON) listing
 `{"platform": "JSTOR", "base_url": "https://.../sushi", "reports": ["TR", "PR"],
