@@ -44,10 +44,10 @@ def test_the_warehouse_is_built_between_the_key_check_and_the_privacy_suite(dagb
     assert dag.doc_md and "privacy suite" in dag.doc_md
 
 
-def test_retention_runs_daily_from_its_own_dag(dagbag) -> None:
-    """Rule 6: the privacy_retention DAG applies retention every day, dated by its data interval."""
+def test_retention_runs_weekly_from_its_own_dag(dagbag) -> None:
+    """Rule 6: the privacy_retention DAG applies retention every week, dated by its data interval."""
     dag = dagbag.dags["privacy_retention"]
     assert dag.task_ids == ["retention"]
     assert "urm" in dag.tags and "privacy" in dag.tags and dag.catchup is False
     assert dag.doc_md and len(dag.doc_md) > 40 and dag.start_date.tzinfo is not None
-    assert dag.schedule == "@daily"
+    assert dag.schedule == "@weekly"
