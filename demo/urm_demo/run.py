@@ -23,6 +23,10 @@ from urm_demo.sushi import harvest_range
 # Dependency order: the ingest DAGs produce the Assets the warehouse DAG is scheduled on.
 ILS_FORMATS = {"koha": "koha-items-csv,koha-csv", "folio": "folio-items-json,folio-json"}
 DAG_ORDER = ("ingest_campus", "ingest_circulation", "ingest_eresources", "build_warehouse")
+# Days of circulation history before the period (the ILS keeps last year's loans): the lifecycle
+# marts need a past to show users lapsing and coming back. 300 days: for the tests' 40-day period
+# the whole history lies in the 365-day persona window.
+DEMO_HISTORY_DAYS = 300
 
 
 def run_demo(
@@ -41,7 +45,7 @@ def run_demo(
     with console.status(f"generating a synthetic university ({users} people, {days} days, seed {seed})"):
         from urm_demo.synth import generate
 
-        generate(sources, users=users, days=days, seed=seed)
+        generate(sources, users=users, days=days, seed=seed, history_days=DEMO_HISTORY_DAYS)
     console.print(f"[green]✓[/green] synthetic university written to {sources}")
 
     env = {
