@@ -484,3 +484,38 @@ def test_a_build_that_cannot_close_every_equation_fails_loudly(built: str, dbt_t
     )
     assert result.returncode != 0
     assert "complementary suppression left" in result.stdout
+
+
+def test_persona_models_are_documented() -> None:
+    """Every persona model is described; every mart column is described and typed (contracts);
+    every mart of item 9 (group, organisational, ranking, subject, e-resource) is protected."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1] / "dbt_project" / "models"
+    for folder in ("intermediate/personas", "marts/personas"):
+        sql_models = {p.stem for p in (root / folder).glob("*.sql")}
+        documented = {
+            model["name"]: model
+            for yml in (root / folder).glob("_*__models.yml")
+            for model in yaml.safe_load(yml.read_text())["models"]
+        }
+        assert sql_models == set(documented), folder
+        for name, model in documented.items():
+            assert model.get("description"), name
+            if folder.startswith("marts"):
+                assert model["columns"], name
+                for column in model["columns"]:
+                    assert column.get("description") and column.get("data_type"), f"{name}.{column['name']}"
+                sql = (root / folder / f"{name}.sql").read_text()
+                protected = "suppress_small_cells(" in sql
+                tested = any("small_cells_protected" in test for test in model.get("data_tests", []))
+                if name in (
+                    "group_persona",
+                    "org_persona",
+                    "usage_ranking",
+                    "subject_usage",
+                    "eresource_usage_by_org",
+                ):
+                    assert protected and tested, name
+                users = [c["name"] for c in model["columns"] if c["name"].endswith("_users")]
+                assert not users or protected or name == "library_kpis_daily", name
