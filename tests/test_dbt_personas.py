@@ -12,8 +12,9 @@ their figures must be zeros, not errors.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,9 @@ def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("dbt-personas")
 
 
-def dbt(*args: str, target: Path, variables: dict[str, Any], check: bool = True):  # noqa: ANN201
+def dbt(
+    *args: str, target: Path, variables: dict[str, Any], check: bool = True
+) -> subprocess.CompletedProcess[str]:
     return run_dbt(
         *args,
         "--vars",
@@ -338,7 +341,9 @@ def test_org_persona_protects_the_small_class_and_the_small_major(mart: psycopg.
     assert units[("major", "Physics", "Astronomy", None)]["population_users"] is None
 
 
-def margins(rows: list[dict], key: str, parent_of, partition_of) -> list[list[dict]]:  # noqa: ANN001
+def margins(
+    rows: list[dict], key: str, parent_of: Callable[[dict], tuple | None], partition_of: Callable[[dict], str]
+) -> list[list[dict]]:
     """Each margin as [parent row, child rows...], from the marts' own keys."""
     by_key = {key_of(r, key): r for r in rows}
     children: dict[tuple, list[dict]] = defaultdict(list)

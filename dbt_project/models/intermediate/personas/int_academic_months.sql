@@ -40,8 +40,9 @@ vacation_days as (
     select distinct days.day
     from days
     inner join calendar
-        on days.day between calendar.starts_on and calendar.ends_on
-        and calendar.is_vacation
+        on
+            days.day between calendar.starts_on and calendar.ends_on
+            and calendar.is_vacation
 
 ),
 

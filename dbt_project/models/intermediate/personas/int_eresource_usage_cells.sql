@@ -21,7 +21,8 @@ user_months as (
 counter_usage as (
 
     select * from {{ ref('fct_counter_usage_monthly') }}
-    where report_id = 'PR'
+    where
+        report_id = 'PR'
         and platform is not null
 
 ),
@@ -56,10 +57,12 @@ session_units as (
         units.unit_group
     from sessions
     left join user_months
-        on sessions.user_key = user_months.user_key
-        and date_trunc('month', sessions.session_date)::date = user_months.month
-    cross join lateral (
-        values
+        on
+            sessions.user_key = user_months.user_key
+            and date_trunc('month', sessions.session_date)::date = user_months.month
+    cross join
+        lateral (
+            values
             ('all', null, 'all'),
             (case when user_months.user_key is not null then 'college' end, user_months.college, 'all'),
             ('user_type', null, user_months.user_type),
@@ -77,8 +80,9 @@ session_units as (
                 case when user_months.user_group = 'postgraduate' then user_months.persona_group end
             ),
             ('vip', null, case when user_months.is_vip then 'vip' end)
-    ) as units (breakdown, unit_college, unit_group)
-    where units.breakdown is not null
+        ) as units (breakdown, unit_college, unit_group)
+    where
+        units.breakdown is not null
         and units.unit_group is not null
 
 ),
@@ -125,15 +129,18 @@ monthly_costs as (
         months.month::date as month,
         sum(
             costs.cost
-            * (least(costs.ends_on, (months.month + interval '1 month' - interval '1 day')::date)
-                - greatest(costs.starts_on, months.month::date) + 1)
+            * (
+                least(costs.ends_on, (months.month + interval '1 month' - interval '1 day')::date)
+                - greatest(costs.starts_on, months.month::date) + 1
+            )
             / (costs.ends_on - costs.starts_on + 1)
         ) as monthly_cost,
         min(costs.currency) as currency
     from costs
-    cross join lateral generate_series(
-        date_trunc('month', costs.starts_on), costs.ends_on, interval '1 month'
-    ) as months (month)
+    cross join
+        lateral generate_series(
+            date_trunc('month', costs.starts_on), costs.ends_on, interval '1 month'
+        ) as months (month)
     group by costs.platform, months.month
 
 ),
@@ -152,9 +159,10 @@ cells as (
         coalesce(proxy_cells.session_users, 0) as session_users
     from proxy_cells
     full outer join counter_monthly
-        on proxy_cells.platform = counter_monthly.platform
-        and proxy_cells.month = counter_monthly.month
-        and proxy_cells.breakdown = 'all'
+        on
+            proxy_cells.platform = counter_monthly.platform
+            and proxy_cells.month = counter_monthly.month
+            and proxy_cells.breakdown = 'all'
 
 ),
 
@@ -167,14 +175,16 @@ final as (
         round(monthly_costs.monthly_cost, 2) as monthly_cost,
         monthly_costs.currency,
         round(monthly_costs.monthly_cost / nullif(counter_monthly.counter_unique_item_requests, 0), 2)
-            as cost_per_use
+        as cost_per_use
     from cells
     left join counter_monthly
-        on cells.platform = counter_monthly.platform
-        and cells.month = counter_monthly.month
+        on
+            cells.platform = counter_monthly.platform
+            and cells.month = counter_monthly.month
     left join monthly_costs
-        on cells.platform = monthly_costs.platform
-        and cells.month = monthly_costs.month
+        on
+            cells.platform = monthly_costs.platform
+            and cells.month = monthly_costs.month
 
 )
 

@@ -34,10 +34,12 @@ expanded as (
         units.unit_parent
     from user_months
     inner join lifecycle
-        on user_months.user_key = lifecycle.user_key
-        and user_months.month = lifecycle.month
-    cross join lateral (
-        values
+        on
+            user_months.user_key = lifecycle.user_key
+            and user_months.month = lifecycle.month
+    cross join
+        lateral (
+            values
             ('all', 'all', null),
             (user_months.user_type, 'user_type', 'all'),
             (
@@ -54,7 +56,7 @@ expanded as (
                 'postgraduate'
             ),
             (case when user_months.is_vip then 'vip' end, 'vip', null)
-    ) as units (unit_group, unit_level, unit_parent)
+        ) as units (unit_group, unit_level, unit_parent)
     where units.unit_group is not null
 
 ),
@@ -81,8 +83,9 @@ subject_loans as (
         count(*) as loans
     from loans
     inner join expanded
-        on loans.user_key = expanded.user_key
-        and loans.loan_month = expanded.month
+        on
+            loans.user_key = expanded.user_key
+            and loans.loan_month = expanded.month
     where loans.subject_class is not null
     group by expanded.month, expanded.unit_group, loans.subject_class
 
@@ -93,12 +96,16 @@ top_subjects as (
     select
         month,
         unit_group,
-        string_agg(subject_class, ',' order by subject_rank) as top_subject_classes
+        string_agg(
+            subject_class, ','
+            order by subject_rank
+        ) as top_subject_classes
     from (
         select
             subject_loans.*,
             row_number() over (
-                partition by month, unit_group order by loans desc, subject_class
+                partition by month, unit_group
+                order by loans desc, subject_class asc
             ) as subject_rank
         from subject_loans
     ) as ranked
@@ -115,8 +122,9 @@ final as (
         top_subjects.top_subject_classes
     from cells
     left join top_subjects
-        on cells.month = top_subjects.month
-        and cells.persona_group = top_subjects.unit_group
+        on
+            cells.month = top_subjects.month
+            and cells.persona_group = top_subjects.unit_group
 
 )
 

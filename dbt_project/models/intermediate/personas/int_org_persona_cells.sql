@@ -35,10 +35,12 @@ expanded as (
         units.unit_class
     from user_months
     inner join lifecycle
-        on user_months.user_key = lifecycle.user_key
-        and user_months.month = lifecycle.month
-    cross join lateral (
-        values
+        on
+            user_months.user_key = lifecycle.user_key
+            and user_months.month = lifecycle.month
+    cross join
+        lateral (
+            values
             ('all', null, null, null),
             ('college', user_months.college, null, null),
             (
@@ -53,7 +55,7 @@ expanded as (
                 user_months.major,
                 user_months.class_code
             )
-    ) as units (unit_level, unit_college, unit_major, unit_class)
+        ) as units (unit_level, unit_college, unit_major, unit_class)
     where units.unit_level is not null
 
 ),
@@ -84,8 +86,9 @@ subject_loans as (
         count(*) as loans
     from loans
     inner join expanded
-        on loans.user_key = expanded.user_key
-        and loans.loan_month = expanded.month
+        on
+            loans.user_key = expanded.user_key
+            and loans.loan_month = expanded.month
     where loans.subject_class is not null
     group by
         expanded.month,
@@ -105,13 +108,16 @@ top_subjects as (
         unit_college,
         unit_major,
         unit_class,
-        string_agg(subject_class, ',' order by subject_rank) as top_subject_classes
+        string_agg(
+            subject_class, ','
+            order by subject_rank
+        ) as top_subject_classes
     from (
         select
             subject_loans.*,
             row_number() over (
                 partition by month, unit_level, unit_college, unit_major, unit_class
-                order by loans desc, subject_class
+                order by loans desc, subject_class asc
             ) as subject_rank
         from subject_loans
     ) as ranked
@@ -128,11 +134,12 @@ final as (
         top_subjects.top_subject_classes
     from cells
     left join top_subjects
-        on cells.month = top_subjects.month
-        and cells.org_level = top_subjects.unit_level
-        and cells.college is not distinct from top_subjects.unit_college
-        and cells.major is not distinct from top_subjects.unit_major
-        and cells.class_code is not distinct from top_subjects.unit_class
+        on
+            cells.month = top_subjects.month
+            and cells.org_level = top_subjects.unit_level
+            and cells.college is not distinct from top_subjects.unit_college
+            and cells.major is not distinct from top_subjects.unit_major
+            and cells.class_code is not distinct from top_subjects.unit_class
 
 )
 

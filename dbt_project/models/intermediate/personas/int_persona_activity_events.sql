@@ -30,7 +30,8 @@ visits as (
 participation as (
 
     select * from {{ ref('int_persona_participation') }}
-    where user_key is not null
+    where
+        user_key is not null
         and channel in ('physical', 'digital')
         and not coalesce(is_no_show, false)
 
@@ -42,7 +43,7 @@ unioned as (
         user_key,
         'loan' as kind,
         'physical' as channel,
-        cast(null as text) as site,
+        null::text as site,
         loaned_at as activity_at
     from loans
 
@@ -50,20 +51,20 @@ unioned as (
 
     select
         user_key,
-        'eresource_session',
-        'digital',
-        null,
-        started_at
+        'eresource_session' as kind,
+        'digital' as channel,
+        null::text as site,
+        started_at as activity_at
     from sessions
 
     union all
 
     select
         user_key,
-        'visit',
-        'physical',
+        'visit' as kind,
+        'physical' as channel,
         site,
-        entered_at
+        entered_at as activity_at
     from visits
 
     union all
@@ -73,8 +74,18 @@ unioned as (
         kind,
         channel,
         site,
-        event_at
+        event_at as activity_at
     from participation
+
+),
+
+localised as (
+
+    select
+        *,
+        activity_at at time zone '{{ var("library_timezone", "Asia/Shanghai") }}' as local_at
+    from unioned
+    where activity_at is not null
 
 ),
 
@@ -86,14 +97,11 @@ final as (
         channel::text as channel,
         site::text as site,
         activity_at::timestamptz as activity_at,
-        {{ local_date('activity_at') }} as activity_date,
-        date_trunc('month', {{ local_date('activity_at') }})::date as activity_month,
-        extract(hour from activity_at at time zone '{{ var("library_timezone", "Asia/Shanghai") }}')::integer
-            as local_hour,
-        extract(isodow from activity_at at time zone '{{ var("library_timezone", "Asia/Shanghai") }}')::integer
-            as local_isodow
-    from unioned
-    where activity_at is not null
+        local_at::date as activity_date,
+        date_trunc('month', local_at)::date as activity_month,
+        extract(hour from local_at)::integer as local_hour,
+        extract(isodow from local_at)::integer as local_isodow
+    from localised
 
 )
 

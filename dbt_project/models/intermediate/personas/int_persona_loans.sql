@@ -24,7 +24,8 @@ final as (
         loans.item_id,
         loans.subject_class,
         (case
-            when loans.subject_class is not null
+            when
+                loans.subject_class is not null
                 and upper(substr(ltrim(items.call_number), 2, 1)) ~ '^[A-Z0-9]$'
                 then loans.subject_class || upper(substr(ltrim(items.call_number), 2, 1))
         end)::text as subject_subclass,
@@ -36,8 +37,9 @@ final as (
         date_trunc('month', loans.loan_date)::date as loan_month
     from loans
     left join items
-        on loans.ils = items.ils
-        and loans.item_id = items.item_id
+        on
+            loans.ils = items.ils
+            and loans.item_id = items.item_id
 
 )
 

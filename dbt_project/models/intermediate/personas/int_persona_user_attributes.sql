@@ -28,8 +28,10 @@ final as (
         end)::date as valid_from,
         (case
             when enrollment_status = 'graduated' and expected_graduation_year is not null
-                then (make_date(expected_graduation_year, {{ var('graduation_month', 6) }}, 1)
-                    + interval '1 month' - interval '1 day')::date
+                then (
+                    make_date(expected_graduation_year, {{ var('graduation_month', 6) }}, 1)
+                    + interval '1 month' - interval '1 day'
+                )::date
         end)::date as valid_to,
         coalesce(enrollment_status in ('graduated', 'withdrawn'), false) as left_roster,
         user_type,

@@ -149,8 +149,13 @@ attributes_ranked as (
         row_number() over (
             partition by spine.user_key, spine.month
             order by
-                (coalesce(attributes.valid_from <= (spine.month + interval '1 month' - interval '1 day')::date, true)
-                    and coalesce(attributes.valid_to >= spine.month, true)) desc,
+                (
+                    coalesce(
+                        attributes.valid_from <= (spine.month + interval '1 month' - interval '1 day')::date,
+                        true
+                    )
+                    and coalesce(attributes.valid_to >= spine.month, true)
+                ) desc,
                 abs(coalesce(attributes.valid_from, spine.month) - spine.month),
                 attributes.valid_from desc nulls last
         ) as pick
@@ -217,16 +222,19 @@ final as (
         end)::text as channel
     from spine
     inner join grouped
-        on spine.user_key = grouped.user_key
-        and spine.month = grouped.month
+        on
+            spine.user_key = grouped.user_key
+            and spine.month = grouped.month
     left join users
         on spine.user_key = users.user_key
     left join monthly_use
-        on spine.user_key = monthly_use.user_key
-        and spine.month = monthly_use.month
+        on
+            spine.user_key = monthly_use.user_key
+            and spine.month = monthly_use.month
     left join monthly_dwell
-        on spine.user_key = monthly_dwell.user_key
-        and spine.month = monthly_dwell.month
+        on
+            spine.user_key = monthly_dwell.user_key
+            and spine.month = monthly_dwell.month
 
 )
 

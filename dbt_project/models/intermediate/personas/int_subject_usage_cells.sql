@@ -43,10 +43,12 @@ loan_groups as (
         units.unit_parent
     from loans
     left join user_months
-        on loans.user_key = user_months.user_key
-        and loans.loan_month = user_months.month
-    cross join lateral (
-        values
+        on
+            loans.user_key = user_months.user_key
+            and loans.loan_month = user_months.month
+    cross join
+        lateral (
+            values
             ('all', 'all', null),
             (user_months.user_type, 'user_type', 'all'),
             (
@@ -63,7 +65,7 @@ loan_groups as (
                 'postgraduate'
             ),
             (case when user_months.is_vip then 'vip' end, 'vip', null)
-    ) as units (unit_group, unit_level, unit_parent)
+        ) as units (unit_group, unit_level, unit_parent)
     where units.unit_group is not null
 
 ),
@@ -75,11 +77,12 @@ loan_classes as (
         levels.class_level,
         levels.class_code
     from loan_groups
-    cross join lateral (
-        values
+    cross join
+        lateral (
+            values
             ('top', loan_groups.subject_class),
             ('second', loan_groups.subject_subclass)
-    ) as levels (class_level, class_code)
+        ) as levels (class_level, class_code)
     where levels.class_code is not null
 
 ),
@@ -111,8 +114,9 @@ holdings as (
     from items
     inner join classes
         on items.call_number_letter = classes.letter
-    cross join lateral (
-        values
+    cross join
+        lateral (
+            values
             ('top', items.call_number_letter),
             (
                 'second',
@@ -121,7 +125,7 @@ holdings as (
                         then items.call_number_letter || upper(substr(ltrim(items.call_number), 2, 1))
                 end
             )
-    ) as levels (class_level, class_code)
+        ) as levels (class_level, class_code)
     where levels.class_code is not null
     group by levels.class_level, levels.class_code
 
@@ -138,8 +142,9 @@ final as (
     left join classes
         on cells.top_class = classes.letter
     left join holdings
-        on cells.class_level = holdings.class_level
-        and cells.subject_class = holdings.class_code
+        on
+            cells.class_level = holdings.class_level
+            and cells.subject_class = holdings.class_code
 
 )
 

@@ -48,7 +48,8 @@ terms as (
         calendar.ends_on as term_end
     from calendar
     cross join period
-    where calendar.ends_on >= period.first_month
+    where
+        calendar.ends_on >= period.first_month
         and calendar.starts_on <= period.window_end_date
 
 ),
@@ -64,9 +65,10 @@ term_users as (
     from terms
     inner join user_months
         on user_months.month between date_trunc('month', terms.term_start)::date and terms.term_end
-    where user_months.consent_ranking
+    where
+        user_months.consent_ranking
         and user_months.consent_profiling
-    order by terms.term, user_months.user_key, user_months.month desc
+    order by terms.term asc, user_months.user_key asc, user_months.month desc
 
 ),
 
@@ -79,8 +81,9 @@ term_loans as (
         count(distinct loans.subject_class) as subject_classes
     from term_users
     inner join loans
-        on term_users.user_key = loans.user_key
-        and loans.loan_date between term_users.term_start and term_users.term_end
+        on
+            term_users.user_key = loans.user_key
+            and loans.loan_date between term_users.term_start and term_users.term_end
     group by term_users.term, term_users.user_key
 
 ),
@@ -93,8 +96,9 @@ term_visits as (
         sum(visits.dwell_minutes) / 60.0 as study_hours
     from term_users
     inner join visits
-        on term_users.user_key = visits.user_key
-        and visits.visit_date between term_users.term_start and term_users.term_end
+        on
+            term_users.user_key = visits.user_key
+            and visits.visit_date between term_users.term_start and term_users.term_end
     group by term_users.term, term_users.user_key
 
 ),
@@ -111,17 +115,20 @@ values_by_ranking as (
         rankings.value
     from term_users
     left join term_loans
-        on term_users.term = term_loans.term
-        and term_users.user_key = term_loans.user_key
+        on
+            term_users.term = term_loans.term
+            and term_users.user_key = term_loans.user_key
     left join term_visits
-        on term_users.term = term_visits.term
-        and term_users.user_key = term_visits.user_key
-    cross join lateral (
-        values
+        on
+            term_users.term = term_visits.term
+            and term_users.user_key = term_visits.user_key
+    cross join
+        lateral (
+            values
             ('study_hours', coalesce(term_visits.study_hours, 0)),
             ('loans', coalesce(term_loans.loans, 0)),
             ('breadth', coalesce(term_loans.subject_classes, 0))
-    ) as rankings (ranking, value)
+        ) as rankings (ranking, value)
     where rankings.value > 0
 
 ),
@@ -131,7 +138,8 @@ ranked as (
     select
         values_by_ranking.*,
         rank() over (
-            partition by term, college, ranking order by value desc
+            partition by term, college, ranking
+            order by value desc
         ) as rank,
         count(*) over (partition by term, college, ranking) as ranked_users
     from values_by_ranking

@@ -43,7 +43,8 @@ numbered as (
     select
         counted.*,
         sum(case when is_counted then 1 else 0 end) over (
-            partition by user_key order by month rows between unbounded preceding and current row
+            partition by user_key
+            order by month rows between unbounded preceding and current row
         ) as counted_number,
         min(case when is_active then month end) over (partition by user_key) as first_active_month
     from counted
@@ -55,12 +56,14 @@ measured as (
     select
         numbered.*,
         max(case when is_active then counted_number end) over (
-            partition by user_key order by month rows between unbounded preceding and 1 preceding
+            partition by user_key
+            order by month rows between unbounded preceding and 1 preceding
         ) as previous_active_number,
         -- months of use among the last W counted months; an uncounted month shares its number
         -- with the counted month before it, and is never a month of use
         sum(case when is_active then 1 else 0 end) over (
-            partition by user_key order by counted_number
+            partition by user_key
+            order by counted_number
             range between {{ var('lifecycle_loyal_window_months', 4) - 1 }} preceding and current row
         ) as loyal_window_active_months
     from numbered
@@ -93,7 +96,8 @@ staged as (
             when not has_used then 'potential'
             when is_active and month = first_active_month then 'new'
             when is_active and gap_months >= {{ var('lifecycle_lapsed_after_months', 4) }} then 'reactivated'
-            when inactive_months < {{ var('lifecycle_at_risk_after_months', 2) }}
+            when
+                inactive_months < {{ var('lifecycle_at_risk_after_months', 2) }}
                 and loyal_window_active_months >= {{ var('lifecycle_loyal_min_active_months', 3) }}
                 then 'loyal'
             when inactive_months < {{ var('lifecycle_at_risk_after_months', 2) }} then 'active'
@@ -110,7 +114,10 @@ final as (
         user_key::text as user_key,
         month::date as month,
         stage::text as stage,
-        (lag(stage) over (partition by user_key order by month))::text as previous_stage,
+        (lag(stage) over (
+            partition by user_key
+            order by month
+        ))::text as previous_stage,
         is_active::boolean as is_active,
         is_vacation_month::boolean as is_vacation_month,
         is_counted::boolean as is_counted,

@@ -45,7 +45,8 @@ visits as (
     select visits.*
     from {{ ref('int_persona_visits') }} as visits
     cross join period
-    where visits.user_key is not null
+    where
+        visits.user_key is not null
         and visits.entered_at >= period.window_start
 
 ),
@@ -55,7 +56,8 @@ sessions as (
     select sessions.*
     from {{ ref('fct_eresource_sessions') }} as sessions
     cross join period
-    where sessions.user_key is not null
+    where
+        sessions.user_key is not null
         and sessions.started_at >= period.window_start
 
 ),
@@ -65,7 +67,8 @@ participation as (
     select participation.*
     from {{ ref('int_persona_participation') }} as participation
     cross join period
-    where participation.user_key is not null
+    where
+        participation.user_key is not null
         and participation.event_at >= period.window_start
 
 ),
@@ -79,7 +82,7 @@ use_summary as (
         count(distinct activity_date) filter (where local_isodow in (6, 7)) as weekend_active_days,
         count(*) filter (
             where local_hour >= {{ var('tag_night_owl_from_hour', 21) }}
-                or local_hour < {{ var('tag_night_owl_until_hour', 6) }}
+            or local_hour < {{ var('tag_night_owl_until_hour', 6) }}
         ) as night_events,
         count(*) filter (where channel = 'physical') as physical_events,
         count(*) filter (where channel = 'digital') as digital_events,
@@ -107,47 +110,86 @@ presence as (
     from events
     left join visitors
         on events.user_key = visitors.user_key
-    where events.kind = 'visit'
+    where
+        events.kind = 'visit'
         or (events.kind = 'loan' and visitors.user_key is null)
+
+),
+
+band_counts as (
+
+    select
+        user_key,
+        {{ hour_band('local_hour') }} as hour_band,
+        count(*) as uses,
+        min(local_hour) as first_hour
+    from presence
+    group by user_key, {{ hour_band('local_hour') }}
 
 ),
 
 preferred_band as (
 
-    select distinct on (user_key)
+    select
         user_key,
-        {{ hour_band('local_hour') }} as preferred_hour_band
+        hour_band as preferred_hour_band
+    from (
+        select
+            band_counts.*,
+            row_number() over (
+                partition by user_key
+                order by uses desc, first_hour asc
+            ) as choice
+        from band_counts
+    ) as ranked
+    where choice = 1
+
+),
+
+day_counts as (
+
+    select
+        user_key,
+        local_isodow,
+        count(*) as uses
     from presence
-    group by user_key, {{ hour_band('local_hour') }}
-    order by user_key, count(*) desc, min(local_hour)
+    group by user_key, local_isodow
 
 ),
 
 preferred_day as (
 
-    select distinct on (user_key)
+    select
         user_key,
         {{ weekday_name('local_isodow') }} as preferred_weekday
-    from presence
-    group by user_key, local_isodow
-    order by user_key, count(*) desc, local_isodow
+    from (
+        select
+            day_counts.*,
+            row_number() over (
+                partition by user_key
+                order by uses desc, local_isodow asc
+            ) as choice
+        from day_counts
+    ) as ranked
+    where choice = 1
 
 ),
 
 loan_summary as (
 
     select
-        user_key,
+        loans.user_key,
         count(*) as loans,
-        sum(renewals) as renewals,
-        count(*) filter (where due_at is not null) as loans_with_due_date,
+        sum(loans.renewals) as renewals,
+        count(*) filter (where loans.due_at is not null) as loans_with_due_date,
         count(*) filter (
-            where returned_at > due_at
-                or (returned_at is null and due_at < (select window_end from period))
+            where loans.returned_at > loans.due_at
+            or (loans.returned_at is null and loans.due_at < period.window_end)
         ) as overdue_loans,
-        count(distinct subject_class) as distinct_subject_classes
+        count(distinct loans.subject_class) as distinct_subject_classes
     from loans
-    group by user_key
+    cross join period
+    group by loans.user_key
 
 ),
 
@@ -157,7 +199,8 @@ class_counts as (
         user_key,
         subject_class,
         row_number() over (
-            partition by user_key order by count(*) desc, subject_class
+            partition by user_key
+            order by count(*) desc, subject_class
         ) as class_rank
     from loans
     where subject_class is not null
@@ -169,7 +212,10 @@ top_classes as (
 
     select
         user_key,
-        string_agg(subject_class, ',' order by class_rank) as top_subject_classes
+        string_agg(
+            subject_class, ','
+            order by class_rank
+        ) as top_subject_classes
     from class_counts
     where class_rank <= 3
     group by user_key
@@ -210,14 +256,32 @@ session_summary as (
 
 ),
 
-top_platform as (
+platform_counts as (
 
-    select distinct on (user_key)
+    select
         user_key,
-        platform as top_platform
+        platform,
+        count(*) as sessions
     from sessions
     group by user_key, platform
-    order by user_key, count(*) desc, platform
+
+),
+
+top_platform as (
+
+    select
+        user_key,
+        platform as top_platform
+    from (
+        select
+            platform_counts.*,
+            row_number() over (
+                partition by user_key
+                order by sessions desc, platform asc
+            ) as choice
+        from platform_counts
+    ) as ranked
+    where choice = 1
 
 ),
 

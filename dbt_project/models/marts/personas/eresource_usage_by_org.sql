@@ -26,12 +26,12 @@ protected as (
             when 'college' then json_build_array(month, platform, 'all', null, 'all')::text
             when 'user_type' then json_build_array(month, platform, 'all', null, 'all')::text
             when 'user_group' then json_build_array(month, platform, 'user_type', null, 'student')::text
-            when 'degree_level' then json_build_array(month, platform, 'user_group', null, 'postgraduate')::text
+            when 'degree_level'
+                then json_build_array(month, platform, 'user_group', null, 'postgraduate')::text
         end",
         partition="breakdown",
         measures={'proxy_sessions': ['session_users'], 'proxy_requests': ['session_users']}
     ) }}
-
 ),
 
 final as (

@@ -20,7 +20,6 @@ protected as (
         row_equations=persona_row_equations(),
         measures=persona_measure_columns()
     ) }}
-
 ),
 
 final as (

@@ -51,9 +51,11 @@ days as (
 
 sites as (
 
-    select distinct site from visits where site is not null
+    select distinct site from visits
+    where site is not null
     union
-    select distinct site from participation where site is not null
+    select distinct site from participation
+    where site is not null
 
 ),
 
@@ -61,13 +63,19 @@ sites as (
 -- visits without a known exit (no left_at, no dwell time) are left out
 occupancy_changes as (
 
-    select site, entered_at as changed_at, 1 as change
+    select
+        site,
+        entered_at as changed_at,
+        1 as change
     from visits
     where coalesce(left_at, entered_at + dwell_minutes * interval '1 minute') is not null
 
     union all
 
-    select site, coalesce(left_at, entered_at + dwell_minutes * interval '1 minute'), -1
+    select
+        site,
+        coalesce(left_at, entered_at + dwell_minutes * interval '1 minute') as changed_at,
+        -1 as change
     from visits
     where coalesce(left_at, entered_at + dwell_minutes * interval '1 minute') is not null
 
@@ -79,7 +87,8 @@ occupancy as (
         site,
         {{ local_date('changed_at') }} as day,
         sum(change) over (
-            partition by site order by changed_at, change rows between unbounded preceding and current row
+            partition by site
+            order by changed_at, change rows between unbounded preceding and current row
         ) as site_occupancy,
         sum(change) over (
             order by changed_at, change rows between unbounded preceding and current row
@@ -90,13 +99,19 @@ occupancy as (
 
 peaks as (
 
-    select site, day, max(site_occupancy) as peak_occupancy
+    select
+        site,
+        day,
+        max(site_occupancy) as peak_occupancy
     from occupancy
     group by site, day
 
     union all
 
-    select 'all', day, max(library_occupancy)
+    select
+        'all' as site,
+        day,
+        max(library_occupancy) as peak_occupancy
     from occupancy
     group by day
 
@@ -104,13 +119,19 @@ peaks as (
 
 daily_visits as (
 
-    select site, visit_date as day, count(*) as visits
+    select
+        site,
+        visit_date as day,
+        count(*) as visits
     from visits
     group by site, visit_date
 
     union all
 
-    select 'all', visit_date, count(*)
+    select
+        'all' as site,
+        visit_date as day,
+        count(*) as visits
     from visits
     group by visit_date
 
@@ -118,7 +139,9 @@ daily_visits as (
 
 daily_loans as (
 
-    select loan_date as day, count(*) as loans
+    select
+        loan_date as day,
+        count(*) as loans
     from loans
     group by loan_date
 
@@ -126,7 +149,9 @@ daily_loans as (
 
 daily_sessions as (
 
-    select session_date as day, count(*) as eresource_sessions
+    select
+        session_date as day,
+        count(*) as eresource_sessions
     from sessions
     group by session_date
 
@@ -134,14 +159,20 @@ daily_sessions as (
 
 daily_users as (
 
-    select site, activity_date as day, count(distinct user_key) as active_users
+    select
+        site,
+        activity_date as day,
+        count(distinct user_key) as active_users
     from events
     where site is not null
     group by site, activity_date
 
     union all
 
-    select 'all', activity_date, count(distinct user_key)
+    select
+        'all' as site,
+        activity_date as day,
+        count(distinct user_key) as active_users
     from events
     group by activity_date
 
@@ -161,10 +192,10 @@ daily_participation as (
     union all
 
     select
-        'all',
-        event_date,
-        count(*) filter (where kind = 'booking'),
-        avg(satisfaction) filter (where kind = 'feedback')
+        'all' as site,
+        event_date as day,
+        count(*) filter (where kind = 'booking') as bookings,
+        avg(satisfaction) filter (where kind = 'feedback') as average_satisfaction
     from participation
     group by event_date
 
@@ -172,9 +203,15 @@ daily_participation as (
 
 spine as (
 
-    select days.day, 'all' as site from days
+    select
+        days.day,
+        'all' as site
+    from days
     union all
-    select days.day, sites.site from days cross join sites
+    select
+        days.day,
+        sites.site
+    from days cross join sites
 
 ),
 

@@ -25,7 +25,6 @@ protected as (
         row_equations=persona_row_equations(),
         measures=persona_measure_columns()
     ) }}
-
 ),
 
 final as (

@@ -25,7 +25,6 @@ protected as (
         partition="group_level",
         measures={'loans': ['borrower_users'], 'loans_per_item_held': ['borrower_users']}
     ) }}
-
 ),
 
 final as (

@@ -14,20 +14,19 @@ protected as (
     {{ suppress_small_cells(
         'cells',
         columns=[
-            'term', 'term_start', 'term_end', 'college', 'ranking', 'rank', 'user_key', 'value', 'ranked_users'
+            'term', 'term_start', 'term_end', 'college', 'ranking',
+            'rank', 'user_key', 'value', 'ranked_users'
         ],
         users_columns=['ranked_users'],
         row_id="json_build_array(term, college, ranking, user_key)::text",
         measures={'rank': ['ranked_users'], 'user_key': ['ranked_users'], 'value': ['ranked_users']}
     ) }}
-
 ),
 
 -- a suppressed board keeps one row: as many blank rows as readers would tell how many there are
 boards as (
 
-    select distinct on (term, college, ranking, coalesce(user_key, ''))
-        protected.*
+    select distinct on (term, college, ranking, coalesce(user_key, '')) protected.*
     from protected
     order by term, college, ranking, coalesce(user_key, '')
 

@@ -32,8 +32,9 @@ final as (
         lifecycle.loyal_window_active_months::integer as loyal_window_active_months
     from lifecycle
     inner join user_months
-        on lifecycle.user_key = user_months.user_key
-        and lifecycle.month = user_months.month
+        on
+            lifecycle.user_key = user_months.user_key
+            and lifecycle.month = user_months.month
     where user_months.consent_profiling
 
 )

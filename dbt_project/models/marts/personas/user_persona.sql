@@ -16,7 +16,7 @@ attributes as (
     -- the latest period of each user (one today; see the adapter)
     select distinct on (user_key) *
     from {{ ref('int_persona_user_attributes') }}
-    order by user_key, valid_from desc nulls last
+    order by user_key asc, valid_from desc nulls last
 
 ),
 
@@ -34,7 +34,9 @@ period as (
 
 current_stage as (
 
-    select lifecycle.user_key, lifecycle.stage
+    select
+        lifecycle.user_key,
+        lifecycle.stage
     from {{ ref('int_user_lifecycle_monthly') }} as lifecycle
     inner join period
         on lifecycle.month = period.last_month
@@ -49,10 +51,13 @@ scored as (
             0.30 * least(measures.loans::numeric / {{ var('engagement_target_loans', 20) }}, 1)
             + 0.20 * least(measures.visits::numeric / {{ var('engagement_target_visits', 60) }}, 1)
             + 0.20 * least(
-                measures.eresource_sessions::numeric / {{ var('engagement_target_eresource_sessions', 40) }}, 1
+                measures.eresource_sessions::numeric / {{ var('engagement_target_eresource_sessions', 40) }},
+                1
             )
             + 0.10 * least(
-                measures.distinct_subject_classes::numeric / {{ var('engagement_target_subject_classes', 5) }}, 1
+                measures.distinct_subject_classes::numeric
+                / {{ var('engagement_target_subject_classes', 5) }},
+                1
             )
             + 0.10 * least(
                 measures.participation_events::numeric / {{ var('engagement_target_participation', 5) }}, 1
@@ -124,12 +129,14 @@ tagged as (
                     then 'broad_reader'
             end,
             case
-                when eresource_sessions >= {{ var('tag_min_events', 5) }}
+                when
+                    eresource_sessions >= {{ var('tag_min_events', 5) }}
                     and eresource_sessions >= {{ var('tag_digital_first_ratio', 3) }} * (loans + visits)
                     then 'digital_first'
             end,
             case
-                when use_events >= {{ var('tag_min_events', 5) }}
+                when
+                    use_events >= {{ var('tag_min_events', 5) }}
                     and night_events >= {{ var('tag_night_owl_min_share', 0.3) }} * use_events
                     then 'night_owl'
             end,
@@ -137,7 +144,8 @@ tagged as (
                 when loans >= {{ var('tag_reading_star_min_loans', 20) }} then 'reading_star'
             end,
             case
-                when eresource_sessions >= {{ var('tag_research_min_sessions', 20) }}
+                when
+                    eresource_sessions >= {{ var('tag_research_min_sessions', 20) }}
                     and distinct_platforms >= {{ var('tag_research_min_platforms', 3) }}
                     then 'research_intensive'
             end,
@@ -174,7 +182,7 @@ final as (
         coalesce(tagged.loans, 0)::integer as loans_in_window,
         coalesce(tagged.renewals, 0)::integer as renewals_in_window,
         round(tagged.overdue_loans::numeric / nullif(tagged.loans_with_due_date, 0), 3)::numeric(5, 3)
-            as overdue_rate,
+        as overdue_rate,
         coalesce(tagged.distinct_subject_classes, 0)::integer as distinct_subject_classes,
         tagged.top_subject_classes::text as top_subject_classes,
         {{ local_date('tagged.last_activity_at') }} as last_activity_date,
@@ -183,7 +191,7 @@ final as (
         coalesce(tagged.distinct_platforms, 0)::integer as distinct_platforms,
         tagged.top_platform::text as top_platform,
         round(tagged.off_campus_sessions::numeric / nullif(tagged.located_sessions, 0), 3)::numeric(5, 3)
-            as off_campus_share,
+        as off_campus_share,
         -- participation
         coalesce(tagged.bookings, 0)::integer as bookings,
         round(tagged.no_shows::numeric / nullif(tagged.bookings, 0), 3)::numeric(5, 3) as no_show_rate,
