@@ -32,6 +32,10 @@ DAG_ORDER = (
     "build_warehouse",
     "export_profiles",
 )
+# Days of circulation history before the period (the ILS keeps last year's loans): the lifecycle
+# marts need a past to show users lapsing and coming back. 300 days: for the tests' 40-day period
+# the whole history lies in the 365-day persona window.
+DEMO_HISTORY_DAYS = 300
 
 
 def run_demo(
@@ -50,7 +54,7 @@ def run_demo(
     with console.status(f"generating a synthetic university ({users} people, {days} days, seed {seed})"):
         from urm_demo.synth import generate
 
-        generate(sources, users=users, days=days, seed=seed)
+        generate(sources, users=users, days=days, seed=seed, history_days=DEMO_HISTORY_DAYS)
     console.print(f"[green]✓[/green] synthetic university written to {sources}")
 
     env = {

@@ -56,6 +56,7 @@ class SynthSummary:
     gate_cardless_visits: int = 0
     # rows per service file kind (space_bookings, training_registrations, ...)
     services: dict[str, int] = field(default_factory=dict)
+    history_loans: int = 0
     files: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -72,11 +73,13 @@ def generate(
     seed: int = 7,
     start: date = date(2025, 9, 1),
     on_progress: Progress | None = None,
+    history_days: int = 0,
 ) -> SynthSummary:
     """Write a synthetic university's campus roster, circulation and EZproxy logs to `out_dir`.
 
     Same arguments, same bytes. `on_progress(stage, done, total)` is called as work advances
-    (stages: roster, items, circulation, ezproxy, gate).
+    (stages: roster, items, circulation, ezproxy, gate, services). `history_days` > 0 adds that many
+    days of circulation history before the period's first month (see `history.py`).
     """
     if users < 10:
         raise ValueError(f"users={users}: give at least 10 people (every group needs someone)")
@@ -98,6 +101,13 @@ def generate(
     collection = Collection(seed, users * ITEMS_PER_USER)
     _write_items(out_dir, manifest, collection, on_progress)
     summary.items = collection.size
+
+    if history_days > 0:
+        from urm_demo.synth.history import write_circulation_history
+
+        summary.history_loans = write_circulation_history(
+            people, collection, start, history_days, seed, out_dir, manifest
+        )
 
     circulation = CirculationSimulation(people, collection, start, end, seed, out_dir, manifest)
     counts = circulation.run(on_progress)
@@ -138,7 +148,13 @@ def generate(
         out_dir / "manifest.json",
         {
             "generator": "urm_demo.synth",
-            "args": {"users": users, "days": days, "seed": seed, "start": start.isoformat()},
+            "args": {
+                "users": users,
+                "days": days,
+                "seed": seed,
+                "start": start.isoformat(),
+                "history_days": history_days,
+            },
             "period": {"first_day": start.isoformat(), "last_day": end.isoformat(), "timezone": TIMEZONE},
             "counts": summary.counts,
             "files": summary.files,
