@@ -1,12 +1,25 @@
--- Adapter: library visits (gate passages paired into visits), one row per visit.
--- Wired to fct_visits when the gate source lands: replace the body with a select from
--- ref('fct_visits') that keeps these column names and types. Until then it is typed and empty,
--- so every persona mart reads zero visits instead of failing.
-select
-    cast(null as text) as user_key,
-    cast(null as text) as site,
-    cast(null as timestamptz) as entered_at,
-    cast(null as timestamptz) as left_at,
-    cast(null as integer) as dwell_minutes,
-    cast(null as date) as visit_date
-where false
+-- Adapter: library visits (gate passages paired into visits, fct_visits), one row per visit.
+-- An exit without its entry (entry_missing) has no entry time and no dwell: it counts as no visit.
+with
+
+visits as (
+
+    select * from {{ ref('fct_visits') }}
+    where not entry_missing
+
+),
+
+final as (
+
+    select
+        user_key::text as user_key,
+        site_code::text as site,
+        entered_at::timestamptz as entered_at,
+        left_at::timestamptz as left_at,
+        round(dwell_minutes)::integer as dwell_minutes,
+        visit_date::date as visit_date
+    from visits
+
+)
+
+select * from final
