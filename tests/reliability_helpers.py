@@ -73,7 +73,7 @@ def in_processes(*targets: Callable[[], Any], timeout: float = 60) -> list[Any]:
         barrier.wait()
         try:
             results.put((number, target()))
-        except BaseException as error:  # noqa: BLE001 - reported to the test
+        except BaseException as error:
             results.put((number, ("error", type(error).__name__, str(error), traceback.format_exc())))
 
     processes = [FORK.Process(target=run, args=(n, t)) for n, t in enumerate(targets)]
@@ -94,7 +94,7 @@ class Started:
         def run() -> None:
             try:
                 self.results.put(("ok", target()))
-            except BaseException as error:  # noqa: BLE001 - reported to the test
+            except BaseException as error:
                 self.results.put(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
 
         self.process = FORK.Process(target=run)

@@ -116,7 +116,7 @@ def test_bad_rows_are_quarantined_without_the_borrower(tmp_path: Path) -> None:
 def test_the_sample_loads_once(conn: psycopg.Connection, warehouse_url: str, samples: Path) -> None:
     path = samples / FIXTURE
 
-    def load():  # noqa: ANN202
+    def load():
         return ingest_files(
             warehouse_url, "circulation", "evergreen-circ", [path], key=TEST_KEY, max_reject_share=0
         )[0]

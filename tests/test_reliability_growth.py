@@ -29,7 +29,7 @@ def log_lines(first: int, last: int) -> list[str]:
     ]
 
 
-def load(url: str, path: Path, **options: object):  # noqa: ANN201
+def load(url: str, path: Path, **options: object):
     [result] = ingest_files(
         url, "ezproxy", "ezproxy-log", [path], key=TEST_KEY, max_reject_share=0.5, options=options
     )

@@ -83,7 +83,7 @@ def _probe_rows(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
     yield from _probe_lines(ctx)(enumerate(path.read_text(encoding="utf-8").splitlines(), 1))
 
 
-def _probe_lines(ctx: ParseContext):  # noqa: ANN202
+def _probe_lines(ctx: ParseContext):
     def parse(lines: Iterable[tuple[int, str]]) -> Iterator[ParsedItem]:
         for number, text in lines:
             label, small, needed = text.rstrip("\n").split(",")

@@ -100,7 +100,7 @@ def copy_fields(line: str) -> list[str | None]:
     return [None if f == "\\N" else _ESCAPE.sub(_unescape, f) if "\\" in f else f for f in line.split("\t")]
 
 
-def _integer(record: dict[str, str | None], field: str, bounds: tuple[int, int], *, required: bool = False):  # noqa: ANN202
+def _integer(record: dict[str, str | None], field: str, bounds: tuple[int, int], *, required: bool = False):
     text = (record.get(field) or "").strip()
     if not text:
         if required:

@@ -38,7 +38,7 @@ current_loads as (
         file_name,
         batch_id
     from file_loads
-    order by file_name, loaded_at desc nulls last, batch_id::text desc
+    order by file_name asc, loaded_at desc nulls last, batch_id::text desc
 
 ),
 
@@ -70,8 +70,7 @@ deduplicated as (
     select distinct on (
         event_at, event_type, item_id, patron_key, branch, other, amount,
         item_type, location, collection_code, patron_category, interface, occurrence
-    )
-        *
+    ) *
     from numbered
     order by
         event_at, event_type, item_id, patron_key, branch, other, amount,
@@ -83,7 +82,8 @@ deduplicated as (
 final as (
 
     select
-        md5(concat_ws('|',
+        md5(concat_ws(
+            '|',
             {{ epoch_text('event_at') }},
             event_type,
             coalesce(item_id, ''),

@@ -20,7 +20,8 @@ renamed as (
         finished_at as loaded_at
 
     from source
-    where target_table in ('koha_statistics', 'folio_loans', 'ils_items', 'evergreen_circulations')
+    where
+        target_table in ('koha_statistics', 'folio_loans', 'ils_items', 'evergreen_circulations')
         and status = 'loaded'
 
 )
