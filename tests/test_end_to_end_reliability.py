@@ -54,7 +54,10 @@ def well_formed_lines(landing: Path) -> int:
 
 def counts(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        one = lambda query: conn.execute(query).fetchone()[0]  # noqa: E731
+
+        def one(query: str) -> int:
+            return conn.execute(query).fetchone()[0]
+
         return {
             "raw": one("select count(*) from raw.ezproxy_requests"),
             "distinct_lines": one(

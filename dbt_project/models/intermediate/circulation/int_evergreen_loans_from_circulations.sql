@@ -19,13 +19,12 @@ loads as (
 
 latest as (
 
-    select distinct on (circulations.circ_id)
-        circulations.*
+    select distinct on (circulations.circ_id) circulations.*
     from circulations
     left join loads
         on circulations.batch_id = loads.batch_id
     order by
-        circulations.circ_id,
+        circulations.circ_id asc,
         (circulations.returned_at is not null) desc,
         loads.loaded_at desc nulls last,
         circulations.batch_id::text desc,
@@ -40,7 +39,9 @@ flagged as (
         case
             when latest.parent_circ_id is null then 1
             when not exists (
-                select 1 from latest as parent where parent.circ_id = latest.parent_circ_id
+                select 1
+                from latest as parent
+                where parent.circ_id = latest.parent_circ_id
             ) then 1
             else 0
         end as starts_loan
@@ -67,11 +68,22 @@ chains as (
         item_id,
         loan_number,
         min(circ_id) filter (where starts_loan = 1) as checkout_circ_id,
-        (array_agg(due_at order by loaned_at desc, circ_id desc))[1] as due_at,
-        (array_agg(returned_at order by loaned_at desc, circ_id desc))[1] as returned_at,
         count(*) - 1 as renewals
     from numbered
     group by item_id, loan_number
+
+),
+
+-- due and return times are those of the chain's last circulation
+last_in_chain as (
+
+    select distinct on (item_id, loan_number)
+        item_id,
+        loan_number,
+        due_at,
+        returned_at
+    from numbered
+    order by item_id asc, loan_number asc, loaned_at desc, circ_id desc
 
 ),
 
@@ -84,10 +96,14 @@ final as (
         checkout.patron_key,
         checkout.circ_lib,
         checkout.loaned_at,
-        chains.due_at,
-        chains.returned_at,
+        last_in_chain.due_at,
+        last_in_chain.returned_at,
         chains.renewals::integer as renewals
     from chains
+    inner join last_in_chain
+        on
+            chains.item_id = last_in_chain.item_id
+            and chains.loan_number = last_in_chain.loan_number
     inner join latest as checkout
         on chains.checkout_circ_id = checkout.circ_id
 

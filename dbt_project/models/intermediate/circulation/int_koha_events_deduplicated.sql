@@ -38,7 +38,7 @@ current_loads as (
         file_name,
         batch_id
     from file_loads
-    order by file_name, loaded_at desc nulls last, batch_id::text desc
+    order by file_name asc, loaded_at desc nulls last, batch_id::text desc
 
 ),
 
