@@ -67,8 +67,9 @@ def marts(conn: psycopg.Connection) -> psycopg.Connection:
         cur.executemany(f"insert into {SCHEMA}.dim_user values (%s, %s, %s, %s, %s, %s, %s)", people)
         cur.executemany(f"insert into {SCHEMA}.fct_loans values (%s, %s, %s)", _loans(people))
         cur.executemany(
-            "insert into restricted.identity values (%s, 'student_number', %s)",
-            [(p[0], f"2025{int(p[0][1:]):04d}") for p in people],
+            "insert into restricted.identity (identifier_kind, identifier, identifier_key, person_key) "
+            "values ('person', %s, %s, %s)",
+            [(f"2025{int(p[0][1:]):04d}", p[0], p[0]) for p in people],
         )
     conn.execute(
         f"""create table {SCHEMA}.user_persona as

@@ -163,11 +163,14 @@ def build_query(contract: Contract, owner: dict[str, str], schema: str) -> tuple
     identity = sql.SQL("")
     if contract.reidentification.allowed:
         columns = sql.SQL("{}, ident.identifier").format(columns)
+        # The identity vault (ingest.privacy.identity, filled from the roster) holds each person's
+        # id, which is the student number of a student and the staff number of staff and faculty.
         identity = sql.SQL(
-            " join lateral (select i.identifier from restricted.identity as i where i.user_key = src.user_key"
-            " and i.identifier_kind = %s order by i.identifier limit 1) as ident on true"
+            " join lateral (select i.identifier from restricted.identity as i"
+            " where i.person_key = src.user_key and i.identifier_kind = 'person'"
+            " and (consent.user_type = 'student') = %s order by i.identifier limit 1) as ident on true"
         )
-        params.append(contract.reidentification.identifier)
+        params.append(contract.reidentification.identifier == "student_number")
     query = sql.SQL(
         "with src as ({}) select src.user_key as urm_user_key, {} from src"
         " join {}.dim_user as consent on consent.user_key = src.user_key and {}{}"

@@ -36,14 +36,6 @@ TABLES = (
     value numeric,
     primary key (consumer, release_id, cell, measure)
 )""",
-    # user_key -> an identifier a contract may re-identify with (student or staff number). Filled at
-    # campus ingest; read only by exports whose contract allows re-identification.
-    """create table if not exists restricted.identity (
-    user_key text not null,
-    identifier_kind text not null,
-    identifier text not null,
-    primary key (user_key, identifier_kind, identifier)
-)""",
 )
 
 
