@@ -215,6 +215,10 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
         "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
         "PYTHONPATH": str(PROJECT_ROOT),
     }
+    # Tasks run in parallel here (not one by one as in dag.test()): each dbt task keeps its target
+    # and logs in Cosmos's own temporary copy of the project rather than one shared folder.
+    for name in ("DBT_TARGET_PATH", "DBT_LOG_PATH"):
+        env.pop(name, None)
     migrate = subprocess.run(
         [_airflow(), "db", "migrate"], env=env, capture_output=True, text=True, check=False, timeout=600
     )
