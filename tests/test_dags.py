@@ -64,7 +64,7 @@ def test_warehouse_dag_is_scheduled_on_the_ingest_assets_with_a_task_per_model(d
         assert model in task_ids, f"no task for {model}"
 
 
-def test_services_dag_loads_and_validates_each_source_before_its_asset(dagbag) -> None:  # noqa: ANN001
+def test_services_dag_loads_and_validates_each_source_before_its_asset(dagbag) -> None:
     dag = dagbag.dags["ingest_services"]
     for source, table in (
         ("spaces", "space_bookings"),
