@@ -8,6 +8,8 @@ library without that system) is skipped, and its Asset is not emitted."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.sdk import dag, task
 
@@ -44,11 +46,12 @@ def ingest_services() -> None:
         return validate_loaded(sorted({r["table"] for r in results}), results)
 
     for source, asset in SERVICE_ASSETS.items():
-        loaded = load.override(task_id=f"load_{source}")(source)
+        # an XComArg standing for the load's results (typed as Any: .override() loses the type)
+        loaded: Any = load.override(task_id=f"load_{source}")(source)
         validate.override(task_id=f"validate_{source}", outlets=[asset])(loaded)
 
 
-dag = ingest_services()
+ingest_services_dag = ingest_services()
 
 if __name__ == "__main__":
-    dag.test()
+    ingest_services_dag.test()

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -170,7 +171,7 @@ def university(demo_run: dict) -> dict:
 
 
 @pytest.fixture
-def mart(demo_run: dict):
+def mart(demo_run: dict) -> Iterator[psycopg.Connection]:
     with psycopg.connect(demo_run["url"], row_factory=dict_row) as conn:
         conn.execute("set time zone 'UTC'")
         yield conn

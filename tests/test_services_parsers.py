@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 
 from ingest.errors import InvalidOption
-from ingest.model import Rejected
+from ingest.model import RawTable, Rejected
 from ingest.redaction import find_identifiers, redact
 from ingest.registry import get_format
 from ingest.services import parsers
@@ -33,7 +33,7 @@ CTX = context()
 PSEUDONYM = CTX.pseudonymiser.pseudonym
 
 
-def rows_of(table, good):
+def rows_of(table: RawTable, good: list) -> list[dict]:
     return [dict(zip(table.column_names, values, strict=True)) for _, values in good]
 
 

@@ -74,8 +74,10 @@ final as (
     union all
 
     select
-        md5(concat_ws('|', 'values', person_key, activity, activity_date::text, hours::text, occurrence::text)),
-        null,
+        md5(
+            concat_ws('|', 'values', person_key, activity, activity_date::text, hours::text, occurrence::text)
+        ) as volunteer_record_key,
+        null as record_id,
         person_key,
         activity,
         activity_date,

@@ -26,10 +26,14 @@ final as (
         answers.question::text as question,
         answers.question_type::text as question_type,
         answers.score::integer as score,
-        (case when answers.question_type = 'nps' and answers.score is not null
-            then answers.score >= 9 end)::boolean as is_promoter,
-        (case when answers.question_type = 'nps' and answers.score is not null
-            then answers.score <= 6 end)::boolean as is_detractor,
+        (case
+            when answers.question_type = 'nps' and answers.score is not null
+                then answers.score >= 9
+        end)::boolean as is_promoter,
+        (case
+            when answers.question_type = 'nps' and answers.score is not null
+                then answers.score <= 6
+        end)::boolean as is_detractor,
         (answers.comment_length is not null)::boolean as has_comment,
         answers.comment_length::integer as comment_length,
         answers.comment_language::text as comment_language,

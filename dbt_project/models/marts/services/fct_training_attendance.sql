@@ -4,7 +4,10 @@ with
 
 registrations as (
 
-    select * from {{ ref('int_training_registrations_latest') }}
+    select
+        *,
+        md5('registration|' || session_id || '|' || person_key) as registration_key
+    from {{ ref('int_training_registrations_latest') }}
 
 ),
 
@@ -24,8 +27,7 @@ person_links as (
 final as (
 
     select
-        md5('registration|' || registrations.session_id || '|' || registrations.person_key)::text
-            as registration_key,
+        registrations.registration_key::text as registration_key,
         person_links.user_key::text as user_key,
         sessions.session_id::text as session_id,
         sessions.series::text as series,

@@ -113,7 +113,9 @@ points as (
         ) as training_points,
         least(
             monthly.suggestions_accepted * coalesce(rules.suggestion_points, 0),
-            coalesce(rules.suggestion_cap, monthly.suggestions_accepted * coalesce(rules.suggestion_points, 0))
+            coalesce(
+                rules.suggestion_cap, monthly.suggestions_accepted * coalesce(rules.suggestion_points, 0)
+            )
         ) as suggestion_points,
         least(
             monthly.feedback_responses * coalesce(rules.feedback_points, 0),
@@ -152,7 +154,8 @@ final as (
         feedback_points::numeric as feedback_points,
         points_earned::numeric as points_earned,
         (sum(points_earned) over (
-            partition by user_key order by month rows between unbounded preceding and current row
+            partition by user_key
+            order by month rows between unbounded preceding and current row
         ))::numeric as balance
     from earned
 

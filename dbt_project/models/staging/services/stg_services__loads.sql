@@ -20,11 +20,12 @@ renamed as (
         finished_at as loaded_at
 
     from source
-    where target_table in (
+    where
+        status = 'loaded'
+        and target_table in (
             'space_bookings', 'training_registrations', 'consultations', 'feedback_responses',
             'volunteer_hours'
         )
-        and status = 'loaded'
 
 )
 
