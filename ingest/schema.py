@@ -68,8 +68,20 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         for statement in FIXED_TABLES:
             conn.execute(statement)
         tables = raw_tables()
+        present = set(
+            conn.execute(
+                "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
+            ).fetchall()
+        )
+        existing = {name for name, _ in present}
         for table in tables:
             conn.execute(table.ddl())
+            # A column added to a RawTable later reaches warehouses created before it (nullable).
+            for name, pg_type in table.columns:
+                if table.name in existing and (table.name, name) not in present:
+                    conn.execute(
+                        f"alter table raw.{table.name} add column {name} {pg_type.replace(' not null', '')}"
+                    )
             conn.execute(f"create index if not exists {table.name}_batch on raw.{table.name} (batch_id)")
     _ensure_roles(conn)
     return [t.name for t in tables]

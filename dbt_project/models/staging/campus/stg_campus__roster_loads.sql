@@ -14,6 +14,8 @@ renamed as (
 
         -- dimensions
         source_file,
+        format,
+        target_table,
 
         -- measures
         rows_loaded,
@@ -22,7 +24,7 @@ renamed as (
         finished_at as loaded_at
 
     from source
-    where target_table = 'campus_people'
+    where target_table in ('campus_people', 'campus_person_records', 'folio_users')
         and status = 'loaded'
 
 )
