@@ -279,6 +279,7 @@ def built_warehouse(warehouse_url: str, dbt_target: Path) -> Iterator[str]:
         "+user_persona",
         "+fct_loans",
         "+int_identity_links",
+        "+dim_user_history",
         "--vars",
         json.dumps({"persona_window_days": PERSONA_WINDOW_DAYS, "library_timezone": LIBRARY_TZ}),
         "--target-path",
@@ -496,7 +497,7 @@ def pairing_sql(built_warehouse: str, dbt_target: Path) -> Iterator[tuple[psycop
     with psycopg.connect(built_warehouse, autocommit=True) as conn:
         conn.execute(
             "create temporary table koha_events (event_key text, item_id text, "
-            "patron_key text, event_type text, event_at timestamptz)"
+            "patron_key text, event_type text, event_at timestamptz, card_key text)"
         )
         yield conn, query
 

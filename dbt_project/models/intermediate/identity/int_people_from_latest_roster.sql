@@ -44,7 +44,6 @@ final as (
         versions.consent_profiling,
         versions.consent_ranking,
         roster_date.snapshot_date,
-        versions.roles,
         versions.is_vip,
         versions.valid_from as current_since
     from versions
