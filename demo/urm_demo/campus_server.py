@@ -44,6 +44,7 @@ class Fault:
     truncate: bool = False
     garbage: bool = False
     page: int | None = None  # only this page (1-based) of the resource; None: the next request
+    body: Any = None  # what to answer instead of the usual error body
 
 
 @dataclass
@@ -235,7 +236,12 @@ class CampusServer:
                     time.sleep(fault.delay)
                 if fault is not None and fault.status is not None:
                     record.status = fault.status
-                    self._send(fault.status, {"error": "injected", "status": fault.status}, fault)
+                    body = (
+                        fault.body
+                        if fault.body is not None
+                        else {"error": "injected", "status": fault.status}
+                    )
+                    self._send(fault.status, body, fault)
                     return
                 status, body = answer()
                 record.status = status

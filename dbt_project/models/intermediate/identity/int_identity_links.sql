@@ -115,17 +115,38 @@ run_periods as (
 
 ),
 
+-- every record repeats the person's card list: the latest listing of a card says its validity
+-- (a card listed as valid, then as ended by its replacement, ended)
+card_listings as (
+
+    select
+        cards.*,
+        row_number() over (
+            partition by cards.user_key, cards.card_key
+            order by
+                cards.observed_at desc nulls last,
+                loads.loaded_at desc nulls last,
+                cards.batch_id::text desc,
+                cards.source_line desc
+        ) as recency
+    from {{ ref('stg_campus__cards') }} as cards
+    left join {{ ref('stg_campus__roster_loads') }} as loads
+        on cards.batch_id = loads.batch_id
+
+),
+
 card_periods as (
 
     select
         'card' as identifier_kind,
-        cards.card_key as identifier_key,
-        cards.user_key,
-        cards.valid_from,
-        cards.valid_to
-    from {{ ref('stg_campus__cards') }} as cards
+        card_listings.card_key as identifier_key,
+        card_listings.user_key,
+        card_listings.valid_from,
+        card_listings.valid_to
+    from card_listings
     inner join known_people
-        on cards.user_key = known_people.user_key
+        on card_listings.user_key = known_people.user_key
+    where card_listings.recency = 1
 
 ),
 

@@ -16,7 +16,8 @@ final as (
         month::date as month,
         count(*)::integer as identifiers,
         count(*) filter (where not is_resolved)::integer as unresolved,
-        round(count(*) filter (where not is_resolved)::numeric / count(*), 4)::numeric as share_unresolved
+        round(count(*) filter (where not is_resolved)::numeric / count(*), 4)::numeric(5, 4)
+            as share_unresolved
     from identifiers
     group by source, month
 
