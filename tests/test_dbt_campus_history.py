@@ -229,7 +229,8 @@ def test_loans_count_for_the_major_and_group_of_their_time_and_cards_resolve(
 
 def test_sessions_carry_the_class_of_their_time(mart: psycopg.Connection) -> None:
     sessions = mart.execute(
-        "select user_key, user_group, major_code, class_code from marts.fct_eresource_sessions order by started_at"
+        "select user_key, user_group, major_code, class_code from marts.fct_eresource_sessions "
+        "order by started_at"
     ).fetchall()
     assert [tuple(s.values()) for s in sessions] == [
         ("person-cat", "lower_undergraduate", "M3", "CS2023-1"),

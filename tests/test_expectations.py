@@ -14,7 +14,7 @@ from psycopg import sql
 from expectations import ValidationFailed, validate_landing
 from expectations.runner import URL_VARIABLE, _gx_url
 from expectations.suites import LANDING_SUITES, LOADER_COLUMNS
-from ingest.campus.tables import CAMPUS_PEOPLE
+from ingest.campus.tables import CAMPUS_PEOPLE, CAMPUS_PERSON_RECORDS, FOLIO_USERS
 from ingest.circulation.tables import FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import RawTable
 from ingest.pseudonym import Pseudonymiser
@@ -22,6 +22,7 @@ from tests.conftest import TEST_KEY
 
 AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
 TABLES = {t.name: t for t in (CAMPUS_PEOPLE, FOLIO_LOANS, KOHA_STATISTICS, ILS_ITEMS)}
+SUITE_TABLES = {**TABLES, **{t.name: t for t in (CAMPUS_PERSON_RECORDS, FOLIO_USERS)}}
 pseudonym = Pseudonymiser(TEST_KEY).pseudonym
 
 
@@ -185,7 +186,7 @@ def test_an_empty_selection_fails_on_volume(conn: psycopg.Connection, warehouse_
 
 
 def test_unknown_table_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known tables: campus_people, folio_loans"):
+    with pytest.raises(ValueError, match="known tables: campus_people, campus_person_records, folio_loans"):
         validate_landing("postgresql://localhost/x", ["gate_events"])
 
 
@@ -209,7 +210,7 @@ def test_each_suite_checks_shape_and_volume(table: str) -> None:
     by_type = {e.expectation_type: e for e in suite.expectations}
     assert set(by_type["expect_table_columns_to_match_set"].column_set) == {
         *LOADER_COLUMNS,
-        *TABLES[table].column_names,
+        *SUITE_TABLES[table].column_names,
     }
     assert by_type["expect_table_row_count_to_be_between"].min_value == 1
 
