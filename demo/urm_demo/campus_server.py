@@ -91,7 +91,7 @@ class CampusServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def __enter__(self) -> CampusServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True, name="campus-server")

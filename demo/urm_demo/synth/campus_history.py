@@ -292,7 +292,8 @@ def _deleted_people(
         taken.add(person_id)
         code, name, name_en = rng.choice(OFFICES)
         login = person_id.lower()
-        record = {
+        card_number = f"23{rng.randrange(10**8):08d}"
+        record: dict[str, Any] = {
             "person_id": person_id,
             "person_type": STAFF,
             "name": _name(rng),
@@ -307,7 +308,7 @@ def _deleted_people(
             "expected_graduation_year": None,
             "enrollment_status": "active",
             "library": {
-                "card_number": f"23{rng.randrange(10**8):08d}",
+                "card_number": card_number,
                 "login": login,
                 "koha_borrowernumber": str(10**7 + number),
                 "folio_user_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -316,7 +317,7 @@ def _deleted_people(
             "roles": [],
         }
         created = _moment(period_start.date() - timedelta(days=200 + rng.randrange(300)), rng)
-        card = CardPeriod(record["library"]["card_number"], created, None)
+        card = CardPeriod(card_number, created, None)
         record["cards"] = [card.as_record()]
         history = PersonHistory(person_id, [(created, record)], [card])
         history.deleted_at = _between(rng, inside[0], inside[1])
