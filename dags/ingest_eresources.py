@@ -39,7 +39,8 @@ def ingest_eresources() -> None:
 
     @task
     def harvest_counter() -> dict:
-        from urm.steps.eresources import harvest_and_load_counter, month_start
+        from ingest.counter.load import month_start
+        from urm.steps.eresources import harvest_and_load_counter
 
         context = get_current_context()
         conf = (context.get("dag_run").conf if context.get("dag_run") else None) or {}

@@ -249,7 +249,11 @@ def _units_exist(same_hub: bool) -> list[Expectation]:
     """Codes a person row names exist among the units the campus API listed (checked when the
     hub has listed units of that kind: roster pages alone bring none)."""
     checks = []
-    for column, kind in (("college_code", "org_unit"), ("major_code", "major"), ("class_code", "class")):
+    for column, kind, label in (
+        ("college_code", "org_unit", "college or office"),
+        ("major_code", "major", "major"),
+        ("class_code", "class", "class"),
+    ):
         hub = " and {alias}.hub = b.hub" if same_hub else ""
         checks.append(
             _unexpected(
@@ -257,7 +261,7 @@ def _units_exist(same_hub: bool) -> list[Expectation]:
                 f"on u.kind = '{kind}' and u.code = b.{column}{hub.format(alias='u')} "
                 f"where b.{column} is not null and u.code is null and exists "
                 f"(select 1 from raw.campus_units as k where k.kind = '{kind}'{hub.format(alias='k')})",
-                f"{column} names a {kind.replace('_', ' ')} the campus API lists",
+                f"{column} names a {label} the campus API lists",
             )
         )
     return checks
@@ -271,7 +275,9 @@ def campus_person_records_suite(as_of: datetime) -> ExpectationSuite:
             *_not_null("hub", "updated_at", "deleted", "person_key"),
             *_pseudonyms("person_key", "card_key", "login_key", "koha_patron_key", "folio_patron_key"),
             _noted(
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "person_key", "updated_at"]),
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["batch_id", "person_key", "updated_at"], meta={REDACT: True}
+                ),
                 "a record repeated across pages of a sync lands once",
             ),
             _unexpected(
@@ -304,7 +310,9 @@ def folio_users_suite(as_of: datetime) -> ExpectationSuite:
             *_not_null("patron_key"),
             *_pseudonyms("patron_key", "card_key", "login_key", "person_key"),
             _noted(
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "patron_key"]),
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["batch_id", "patron_key"], meta={REDACT: True}
+                ),
                 "an export lists each user once",
             ),
             _not_in_future("updated_at", as_of, EARLIEST_EVENT),

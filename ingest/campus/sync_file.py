@@ -11,6 +11,7 @@ raw.campus_sync_state: a watermark moves only with the data it covers.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -209,9 +210,12 @@ def watermarks(conn: Any, hub: str) -> dict[str, datetime]:
 
 
 def prepare_campus_api(conn: Any, base_url: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Before the fetch: read the hub's committed watermarks (unless --full-sync)."""
+    """Before the fetch: read the hub's committed watermarks (unless --full-sync). The hub's name
+    and contract come from the options, else from URM_CAMPUS_HUB / URM_CAMPUS_API_CONTRACT."""
     prepared = dict(options)
-    hub = str(options.get("hub") or hub_name(base_url))
+    if not prepared.get("contract") and os.environ.get("URM_CAMPUS_API_CONTRACT"):
+        prepared["contract"] = os.environ["URM_CAMPUS_API_CONTRACT"]
+    hub = str(options.get("hub") or os.environ.get("URM_CAMPUS_HUB") or hub_name(base_url))
     prepared["hub"] = hub
     prepared["watermarks"] = {} if options.get("full_sync") else watermarks(conn, hub)
     return prepared

@@ -255,7 +255,8 @@ final as (
         deduplicated.enrollment_status,
         deduplicated.consent_profiling,
         deduplicated.consent_ranking,
-        deduplicated.roles,
+        -- as text (sorted at ingest, comma-separated), so that downstream unit tests can mock it
+        array_to_string(deduplicated.roles, ',') as roles,
         coalesce(deduplicated.roles && vip_roles.roles, false) as is_vip,
         deduplicated.batch_id,
         deduplicated.source_line
