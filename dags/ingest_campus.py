@@ -1,3 +1,5 @@
+# TaskFlow passes XComArgs where the task functions declare their values' types.
+# mypy: disable-error-code="arg-type"
 """Delivers the campus roster and its history: `raw.campus_person_records` (with the cards each
 person held, the colleges, majors and classes, and the sync watermarks) synced from the campus
 data platform's API when URM_CAMPUS_API_URL is set (only the records changed since the last
@@ -30,10 +32,10 @@ def ingest_campus() -> None:
 
     @task(outlets=[CAMPUS_PEOPLE])
     def validate(results: list[dict]) -> str:
-        from urm.steps.campus import CAMPUS_TABLES
+        from urm.steps.campus import CAMPUS_TABLES, to_validate
         from urm.steps.validation import validate_loaded
 
-        return validate_loaded(CAMPUS_TABLES, results)
+        return validate_loaded(CAMPUS_TABLES, to_validate(results))
 
     validate(load())
 

@@ -24,7 +24,8 @@ renamed as (
         finished_at as loaded_at
 
     from source
-    where target_table in ('campus_people', 'campus_person_records', 'folio_users')
+    where
+        target_table in ('campus_people', 'campus_person_records', 'folio_users')
         and status = 'loaded'
 
 )
