@@ -386,3 +386,14 @@ def test_the_cli_syncs_the_campus_api(
     assert again.exit_code == 0, again.output
     assert "nothing new" in again.output
     assert SECRET not in first.output + again.output
+
+
+def test_a_sync_of_units_alone_is_not_validated_as_an_empty_roster() -> None:
+    from urm.steps.campus import to_validate
+
+    results = [
+        {"format": "campus-sync", "rows_loaded": 0, "batch_id": "a"},
+        {"format": "campus-sync", "rows_loaded": 3, "batch_id": "b"},
+        {"format": "campus-json", "rows_loaded": 0, "batch_id": "c"},
+    ]
+    assert [r["batch_id"] for r in to_validate(results)] == ["b", "c"]
