@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from ingest.campus.tables import CAMPUS_CARDS, CAMPUS_PEOPLE, CAMPUS_PERSON_RECORDS, FOLIO_USERS
 from ingest.circulation.tables import FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.ezproxy.tables import EZPROXY_REQUESTS
+from tests.conftest import empty_landing
 from tests.test_dbt_core import RawWriter, ts
 from urm.platform.dbt import run_dbt
 
@@ -178,7 +179,7 @@ def history(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         for table in TABLES:
             conn.execute(table.ddl())
-        conn.execute("truncate " + ", ".join(f"raw.{t.name}" for t in TABLES) + ", raw.load_log")
+        empty_landing(conn)
         write_campus_history(RawWriter(conn))
     result = run_dbt(
         "build",

@@ -86,8 +86,9 @@ appearances as (
             ) as person_row
         from people
         inner join current_files
-            on people.batch_id = current_files.batch_id
-            and people.snapshot_date = current_files.snapshot_date
+            on
+                people.batch_id = current_files.batch_id
+                and people.snapshot_date = current_files.snapshot_date
     ) as ranked
     where person_row = 1
 
@@ -98,8 +99,14 @@ snapshots as (
     select
         series,
         snapshot_date,
-        lead(snapshot_date) over (partition by series order by snapshot_date) as next_snapshot_date
-    from (select distinct series, snapshot_date from appearances) as distinct_snapshots
+        lead(snapshot_date) over (
+            partition by series
+            order by snapshot_date
+        ) as next_snapshot_date
+    from (select distinct
+        series,
+        snapshot_date
+    from appearances) as distinct_snapshots
 
 ),
 
@@ -114,13 +121,16 @@ departures as (
         appearances.loaded_at
     from appearances
     inner join snapshots
-        on appearances.series = snapshots.series
-        and appearances.snapshot_date = snapshots.snapshot_date
+        on
+            appearances.series = snapshots.series
+            and appearances.snapshot_date = snapshots.snapshot_date
     left join appearances as following
-        on appearances.series = following.series
-        and snapshots.next_snapshot_date = following.snapshot_date
-        and appearances.user_key = following.user_key
-    where snapshots.next_snapshot_date is not null
+        on
+            appearances.series = following.series
+            and snapshots.next_snapshot_date = following.snapshot_date
+            and appearances.user_key = following.user_key
+    where
+        snapshots.next_snapshot_date is not null
         and following.user_key is null
 
 ),
@@ -158,26 +168,26 @@ observed as (
 
     select
         user_key,
-        {{ local_midnight('left_on') }},
-        true,
-        'roster:' || series,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
+        {{ local_midnight('left_on') }} as observed_at,
+        true as is_deleted,
+        'roster:' || series as origin,
+        null as card_key,
+        null as login_key,
+        null as koha_patron_key,
+        null as folio_patron_key,
+        null as user_type,
+        null as college_code,
+        null as college_name,
+        null as major_code,
+        null as major_name,
+        null as class_code,
+        null as degree_level,
+        null::integer as entry_year,
+        null::integer as expected_graduation_year,
+        null as enrollment_status,
+        null::boolean as consent_profiling,
+        null::boolean as consent_ranking,
+        null::text [] as roles,
         batch_id,
         source_line,
         loaded_at
@@ -187,9 +197,9 @@ observed as (
 
     select
         records.user_key,
-        records.updated_at,
+        records.updated_at as observed_at,
         records.is_deleted,
-        'api:' || records.hub,
+        'api:' || records.hub as origin,
         records.card_key,
         records.login_key,
         records.koha_patron_key,

@@ -32,18 +32,37 @@ links as (
 
 identifiers as (
 
-    select 'circulation_koha' as source, 'patron' as identifier_kind, patron_key as identifier_key,
+    select
+        'circulation_koha' as source,
+        'patron' as identifier_kind,
+        patron_key as identifier_key,
         event_at as seen_at
-    from koha_events where patron_key is not null
+    from koha_events
+    where patron_key is not null
     union all
-    select 'circulation_koha', 'card', card_key, event_at
-    from koha_events where card_key is not null
+    select
+        'circulation_koha' as source,
+        'card' as identifier_kind,
+        card_key as identifier_key,
+        event_at as seen_at
+    from koha_events
+    where card_key is not null
     union all
-    select 'circulation_folio', 'patron', patron_key, loaned_at
-    from folio_loans where patron_key is not null
+    select
+        'circulation_folio' as source,
+        'patron' as identifier_kind,
+        patron_key as identifier_key,
+        loaned_at as seen_at
+    from folio_loans
+    where patron_key is not null
     union all
-    select 'ezproxy', 'login', login_key, requested_at
-    from ezproxy_requests where login_key is not null and requested_at is not null
+    select
+        'ezproxy' as source,
+        'login' as identifier_kind,
+        login_key as identifier_key,
+        requested_at as seen_at
+    from ezproxy_requests
+    where login_key is not null and requested_at is not null
 
 ),
 
@@ -72,10 +91,11 @@ final as (
         monthly.first_seen_at,
         monthly.last_seen_at,
         monthly.events::integer as events,
-        exists (
+        exists(
             select 1
             from links
-            where links.identifier_kind = monthly.identifier_kind
+            where
+                links.identifier_kind = monthly.identifier_kind
                 and links.identifier_key = monthly.identifier_key
                 and (links.valid_from is null or links.valid_from <= monthly.last_seen_at)
                 and (links.valid_to is null or monthly.first_seen_at < links.valid_to)

@@ -35,43 +35,94 @@ departures as (
         user_key,
         valid_from as left_at
     from versions
-    where is_deleted
+    where
+        is_deleted
         and valid_to is null
 
 ),
 
 version_identifiers as (
 
-    select user_key, version_number, 'card' as identifier_kind, 'card' as slot, card_key as identifier_key
-    from live_versions where card_key is not null
+    select
+        user_key,
+        version_number,
+        valid_from,
+        'card' as identifier_kind,
+        'card' as slot,
+        card_key as identifier_key
+    from live_versions
+    where card_key is not null
+
     union all
-    select user_key, version_number, 'login', 'login', login_key
-    from live_versions where login_key is not null
+
+    select
+        user_key,
+        version_number,
+        valid_from,
+        'login' as identifier_kind,
+        'login' as slot,
+        login_key as identifier_key
+    from live_versions
+    where login_key is not null
+
     union all
-    select user_key, version_number, 'patron', 'koha', koha_patron_key
-    from live_versions where koha_patron_key is not null
+
+    select
+        user_key,
+        version_number,
+        valid_from,
+        'patron' as identifier_kind,
+        'koha' as slot,
+        koha_patron_key as identifier_key
+    from live_versions
+    where koha_patron_key is not null
+
     union all
-    select user_key, version_number, 'patron', 'folio', folio_patron_key
-    from live_versions where folio_patron_key is not null
+
+    select
+        user_key,
+        version_number,
+        valid_from,
+        'patron' as identifier_kind,
+        'folio' as slot,
+        folio_patron_key as identifier_key
+    from live_versions
+    where folio_patron_key is not null
 
 ),
 
 -- consecutive versions that carry the same identifier in a slot form one run
-runs_marked as (
+previous_identifiers as (
 
     select
         version_identifiers.*,
-        versions.valid_from,
-        case
-            when identifier_key is distinct from lag(identifier_key) over (
-                partition by version_identifiers.user_key, slot order by version_identifiers.version_number
-            ) then 1
-            else 0
-        end as starts_run
+        lag(identifier_key) over (
+            partition by user_key, slot
+            order by version_number
+        ) as previous_key
     from version_identifiers
-    inner join versions
-        on version_identifiers.user_key = versions.user_key
-        and version_identifiers.version_number = versions.version_number
+
+),
+
+runs_marked as (
+
+    select
+        previous_identifiers.*,
+        case when previous_key is null or identifier_key != previous_key then 1 else 0 end as starts_run
+    from previous_identifiers
+
+),
+
+runs_numbered as (
+
+    select
+        runs_marked.*,
+        sum(starts_run) over (
+            partition by user_key, slot
+            order by version_number
+            rows between unbounded preceding and current row
+        ) as run_number
+    from runs_marked
 
 ),
 
@@ -84,16 +135,7 @@ runs as (
         identifier_key,
         run_number,
         min(valid_from) as run_start
-    from (
-        select
-            runs_marked.*,
-            sum(starts_run) over (
-                partition by user_key, slot
-                order by version_number
-                rows between unbounded preceding and current row
-            ) as run_number
-        from runs_marked
-    ) as numbered
+    from runs_numbered
     group by user_key, identifier_kind, slot, identifier_key, run_number
 
 ),
@@ -106,7 +148,10 @@ run_periods as (
         runs.user_key,
         case when runs.run_number > 1 then runs.run_start end as valid_from,
         coalesce(
-            lead(runs.run_start) over (partition by runs.user_key, runs.slot order by runs.run_number),
+            lead(runs.run_start) over (
+                partition by runs.user_key, runs.slot
+                order by runs.run_number
+            ),
             departures.left_at
         ) as valid_to
     from runs
@@ -185,25 +230,71 @@ folio_owners as (
 
 folio_links as (
 
-    select 'patron' as identifier_kind, patron_key as identifier_key, user_key from folio_owners
+    select
+        user_key,
+        'patron' as identifier_kind,
+        patron_key as identifier_key
+    from folio_owners
+
     union all
-    select 'card', card_key, user_key from folio_owners where card_key is not null
+
+    select
+        user_key,
+        'card' as identifier_kind,
+        card_key as identifier_key
+    from folio_owners
+    where card_key is not null
+
     union all
-    select 'login', login_key, user_key from folio_owners where login_key is not null
+
+    select
+        user_key,
+        'login' as identifier_kind,
+        login_key as identifier_key
+    from folio_owners
+    where login_key is not null
 
 ),
 
 all_links as (
 
-    select 'person' as identifier_kind, user_key as identifier_key, user_key,
-        null::timestamptz as valid_from, null::timestamptz as valid_to
+    select
+        user_key,
+        'person' as identifier_kind,
+        user_key as identifier_key,
+        null::timestamptz as valid_from,
+        null::timestamptz as valid_to
     from known_people
+
     union all
-    select identifier_kind, identifier_key, user_key, valid_from, valid_to from run_periods
+
+    select
+        user_key,
+        identifier_kind,
+        identifier_key,
+        valid_from,
+        valid_to
+    from run_periods
+
     union all
-    select identifier_kind, identifier_key, user_key, valid_from, valid_to from card_periods
+
+    select
+        user_key,
+        identifier_kind,
+        identifier_key,
+        valid_from,
+        valid_to
+    from card_periods
+
     union all
-    select identifier_kind, identifier_key, user_key, null, null from folio_links
+
+    select
+        user_key,
+        identifier_kind,
+        identifier_key,
+        null::timestamptz as valid_from,
+        null::timestamptz as valid_to
+    from folio_links
 
 ),
 
@@ -228,10 +319,11 @@ ambiguous as (
         merged.identifier_key
     from merged
     inner join merged as other
-        on merged.identifier_kind = other.identifier_kind
-        and merged.identifier_key = other.identifier_key
-        and merged.user_key <> other.user_key
-        and merged.validity && other.validity
+        on
+            merged.identifier_kind = other.identifier_kind
+            and merged.identifier_key = other.identifier_key
+            and merged.user_key != other.user_key
+            and merged.validity && other.validity
 
 ),
 
@@ -245,8 +337,9 @@ final as (
         upper(merged.validity) as valid_to
     from merged
     left join ambiguous
-        on merged.identifier_kind = ambiguous.identifier_kind
-        and merged.identifier_key = ambiguous.identifier_key
+        on
+            merged.identifier_kind = ambiguous.identifier_kind
+            and merged.identifier_key = ambiguous.identifier_key
     where ambiguous.identifier_key is null
 
 )

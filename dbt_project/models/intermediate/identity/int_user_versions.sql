@@ -26,16 +26,24 @@ hashed as (
 
 ),
 
-marked as (
+previous as (
 
     select
         hashed.*,
-        case
-            when state_hash is distinct from lag(state_hash) over (partition by user_key order by observed_at)
-                then 1
-            else 0
-        end as starts_version
+        lag(state_hash) over (
+            partition by user_key
+            order by observed_at
+        ) as previous_hash
     from hashed
+
+),
+
+marked as (
+
+    select
+        previous.*,
+        case when previous_hash is null or state_hash != previous_hash then 1 else 0 end as starts_version
+    from previous
 
 ),
 
@@ -54,8 +62,7 @@ numbered as (
 
 versions as (
 
-    select distinct on (user_key, version_number)
-        *
+    select distinct on (user_key, version_number) *
     from numbered
     order by user_key, version_number, observed_at
 
@@ -66,7 +73,10 @@ bounded as (
     select
         versions.*,
         observed_at as valid_from,
-        lead(observed_at) over (partition by user_key order by version_number) as valid_to
+        lead(observed_at) over (
+            partition by user_key
+            order by version_number
+        ) as valid_to
     from versions
 
 ),
@@ -76,8 +86,14 @@ live as (
     select
         user_key,
         version_number,
-        lag(version_number) over (partition by user_key order by version_number) as previous_live,
-        lead(valid_from) over (partition by user_key order by version_number) as next_live_from
+        lag(version_number) over (
+            partition by user_key
+            order by version_number
+        ) as previous_live,
+        lead(valid_from) over (
+            partition by user_key
+            order by version_number
+        ) as next_live_from
     from bounded
     where not is_deleted
 
@@ -115,8 +131,9 @@ final as (
         bounded.is_vip
     from bounded
     left join live
-        on bounded.user_key = live.user_key
-        and bounded.version_number = live.version_number
+        on
+            bounded.user_key = live.user_key
+            and bounded.version_number = live.version_number
 
 )
 

@@ -34,7 +34,8 @@ pieces as (
         years.academic_year,
         greatest(versions.valid_from, {{ academic_year_start_instant('years.academic_year') }}) as piece_from,
         case
-            when versions.valid_to is null
+            when
+                versions.valid_to is null
                 and years.academic_year >= roster.academic_year
                 then null
             else least(
@@ -64,8 +65,9 @@ attributes as (
         piece_from,
         piece_to,
         user_type,
-        {{ user_group('user_type', 'degree_level', 'entry_year', 'expected_graduation_year', 'academic_year') }}
-            as user_group,
+        {{ user_group(
+            'user_type', 'degree_level', 'entry_year', 'expected_graduation_year', 'academic_year'
+        ) }} as user_group,
         college_code,
         college_name,
         major_code,
@@ -85,26 +87,46 @@ attributes as (
 
 ),
 
-marked as (
+hashed as (
 
     select
         attributes.*,
+        md5(row(
+            user_type, user_group, college_code, college_name, major_code, major_name, class_code,
+            degree_level, entry_year, expected_graduation_year, year_of_study, enrollment_status,
+            consent_profiling, consent_ranking, is_vip
+        )::text) as attribute_hash
+    from attributes
+
+),
+
+previous as (
+
+    select
+        hashed.*,
+        lag(attribute_hash) over (
+            partition by user_key
+            order by piece_from
+        ) as previous_hash,
+        lag(piece_to) over (
+            partition by user_key
+            order by piece_from
+        ) as previous_to
+    from hashed
+
+),
+
+-- a new row when what marts show changes, or after a gap (the person had left)
+marked as (
+
+    select
+        previous.*,
         case
-            when md5(row(
-                user_type, user_group, college_code, college_name, major_code, major_name, class_code,
-                degree_level, entry_year, expected_graduation_year, year_of_study, enrollment_status,
-                consent_profiling, consent_ranking, is_vip
-            )::text) is distinct from lag(md5(row(
-                user_type, user_group, college_code, college_name, major_code, major_name, class_code,
-                degree_level, entry_year, expected_graduation_year, year_of_study, enrollment_status,
-                consent_profiling, consent_ranking, is_vip
-            )::text)) over (partition by user_key order by piece_from)
-                -- a gap (the person had left) starts a new row too
-                or piece_from is distinct from lag(piece_to) over (partition by user_key order by piece_from)
-                then 1
+            when previous_hash is null or attribute_hash <> previous_hash then 1
+            when previous_to is null or piece_from <> previous_to then 1
             else 0
         end as starts_row
-    from attributes
+    from previous
 
 ),
 

@@ -43,15 +43,17 @@ resolved as (
         coalesce(by_patron.user_key, by_card.user_key) as user_key
     from loans
     left join links as by_patron
-        on by_patron.identifier_kind = 'patron'
-        and loans.patron_key = by_patron.identifier_key
-        and (by_patron.valid_from is null or by_patron.valid_from <= loans.loaned_at)
-        and (by_patron.valid_to is null or loans.loaned_at < by_patron.valid_to)
+        on
+            by_patron.identifier_kind = 'patron'
+            and loans.patron_key = by_patron.identifier_key
+            and (by_patron.valid_from is null or loans.loaned_at >= by_patron.valid_from)
+            and (by_patron.valid_to is null or loans.loaned_at < by_patron.valid_to)
     left join links as by_card
-        on by_card.identifier_kind = 'card'
-        and loans.card_key = by_card.identifier_key
-        and (by_card.valid_from is null or by_card.valid_from <= loans.loaned_at)
-        and (by_card.valid_to is null or loans.loaned_at < by_card.valid_to)
+        on
+            by_card.identifier_kind = 'card'
+            and loans.card_key = by_card.identifier_key
+            and (by_card.valid_from is null or loans.loaned_at >= by_card.valid_from)
+            and (by_card.valid_to is null or loans.loaned_at < by_card.valid_to)
 
 ),
 
@@ -69,9 +71,10 @@ at_event as (
         {{ academic_year_of(local_date('resolved.loaned_at')) }} as academic_year
     from resolved
     left join versions
-        on resolved.user_key = versions.user_key
-        and (versions.effective_from is null or versions.effective_from <= resolved.loaned_at)
-        and (versions.effective_to is null or resolved.loaned_at < versions.effective_to)
+        on
+            resolved.user_key = versions.user_key
+            and (versions.effective_from is null or resolved.loaned_at >= versions.effective_from)
+            and (versions.effective_to is null or resolved.loaned_at < versions.effective_to)
 
 ),
 
@@ -96,8 +99,9 @@ final as (
         at_event.class_code::text as class_code
     from at_event
     left join items
-        on at_event.ils = items.ils
-        and at_event.item_id = items.item_id
+        on
+            at_event.ils = items.ils
+            and at_event.item_id = items.item_id
     left join classes
         on items.call_number_letter = classes.letter
 

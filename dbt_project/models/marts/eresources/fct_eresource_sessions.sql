@@ -33,7 +33,10 @@ sessions as (
         count(*) filter (where request_class = 'static')::integer as static_requests,
         count(*) filter (where request_class = 'denied')::integer as denied_requests,
         -- where the session began: people rarely change networks within half an hour
-        (array_agg(on_campus order by requested_at, request_id))[1] as on_campus
+        (array_agg(
+            on_campus
+            order by requested_at, request_id
+        ))[1] as on_campus
     from requests
     group by session_id, login_key, platform, publisher
 
@@ -47,9 +50,10 @@ resolved as (
         identity_links.user_key
     from sessions
     left join identity_links
-        on sessions.login_key = identity_links.identifier_key
-        and (identity_links.valid_from is null or identity_links.valid_from <= sessions.started_at)
-        and (identity_links.valid_to is null or sessions.started_at < identity_links.valid_to)
+        on
+            sessions.login_key = identity_links.identifier_key
+            and (identity_links.valid_from is null or sessions.started_at >= identity_links.valid_from)
+            and (identity_links.valid_to is null or sessions.started_at < identity_links.valid_to)
 
 ),
 
@@ -57,7 +61,7 @@ final as (
 
     select
         resolved.session_id,
-        resolved.user_key as user_key,
+        resolved.user_key,
         resolved.platform,
         resolved.publisher,
         resolved.started_at,
@@ -76,9 +80,10 @@ final as (
         versions.class_code::text as class_code
     from resolved
     left join versions
-        on resolved.user_key = versions.user_key
-        and (versions.effective_from is null or versions.effective_from <= resolved.started_at)
-        and (versions.effective_to is null or resolved.started_at < versions.effective_to)
+        on
+            resolved.user_key = versions.user_key
+            and (versions.effective_from is null or resolved.started_at >= versions.effective_from)
+            and (versions.effective_to is null or resolved.started_at < versions.effective_to)
 
 )
 

@@ -17,7 +17,7 @@ final as (
         count(*)::integer as identifiers,
         count(*) filter (where not is_resolved)::integer as unresolved,
         round(count(*) filter (where not is_resolved)::numeric / count(*), 4)::numeric(5, 4)
-            as share_unresolved
+        as share_unresolved
     from identifiers
     group by source, month
 
