@@ -1,8 +1,11 @@
 # TaskFlow passes XComArgs where the task functions declare their values' types.
 # mypy: disable-error-code="arg-type"
-"""Delivers `raw.campus_people`: the campus roster (students, faculty, staff, colleges, majors,
-classes, consent flags) from the campus API pages in the landing folder, pseudonymised at ingest,
-then checked by the Great Expectations landing suite. Emits the campus Asset."""
+"""Delivers the campus roster and its history: `raw.campus_person_records` (with the cards each
+person held, the colleges, majors and classes, and the sync watermarks) synced from the campus
+data platform's API when URM_CAMPUS_API_URL is set (only the records changed since the last
+committed sync, loaded as one unit); otherwise `raw.campus_people` from the roster pages and the
+registrar's exports in the landing folder, and `raw.folio_users`. Everything is pseudonymised at
+ingest and checked by the Great Expectations landing suites. Emits the campus Asset."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from urm.steps.assets import CAMPUS_PEOPLE
 @dag(
     schedule="@daily",
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Shanghai"),
-    catchup=False,  # the roster is a snapshot: only the newest one matters
+    catchup=False,  # a sync resumes from its watermark: one run brings every change since
     tags=["urm", "ingest", "campus"],
     doc_md=__doc__,
     default_args=default_args(),
@@ -25,15 +28,16 @@ from urm.steps.assets import CAMPUS_PEOPLE
 def ingest_campus() -> None:
     @task
     def load() -> list[dict]:
-        from urm.steps.landing import ingest_landing
+        from urm.steps.campus import load_campus
 
-        return ingest_landing("campus")
+        return load_campus()
 
     @task(outlets=[CAMPUS_PEOPLE])
     def validate(results: list[dict]) -> str:
+        from urm.steps.campus import CAMPUS_TABLES, to_validate
         from urm.steps.validation import validate_loaded
 
-        return validate_loaded(["campus_people"], results)
+        return validate_loaded(CAMPUS_TABLES, to_validate(results))
 
     validate(load())
 

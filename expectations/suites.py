@@ -15,7 +15,7 @@ import great_expectations.expectations as gxe
 from great_expectations.core import ExpectationSuite
 from great_expectations.expectations import Expectation
 
-from ingest.campus.tables import CAMPUS_PEOPLE
+from ingest.campus.tables import CAMPUS_PEOPLE, CAMPUS_PERSON_RECORDS, FOLIO_USERS
 from ingest.circulation.tables import FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import RawTable
 
@@ -126,6 +126,9 @@ def campus_people_suite(as_of: datetime) -> ExpectationSuite:
                 ),
                 "expected_graduation_year is a calendar year within a programme's length",
             ),
+            *_plausible_years(),
+            *_units_exist(same_hub=False),
+            *_cards_of_batch(),
         ],
     )
 
@@ -181,12 +184,150 @@ def ils_items_suite(as_of: datetime) -> ExpectationSuite:
     )
 
 
+# --- campus data (roster snapshots, the campus API's records, FOLIO users) ------------------------
+# Checks that span rows or tables are SQL (UnexpectedRowsExpectation): {batch} is the batch(es)
+# under validation; the cards and units a sync wrote carry the same batch id as its person records.
+# GX aliases {batch} itself unless the query has a join; queries that need their own alias for it
+# therefore join (and alias it), the others name no alias.
+MAX_PROGRAMME_YEARS = 12
+
+
+def _unexpected(query: str, why: str) -> Expectation:
+    return _noted(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query), why)
+
+
+def _plausible_years() -> list[Expectation]:
+    return [
+        _noted(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="expected_graduation_year",
+                column_B="entry_year",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            ),
+            "a student graduates no earlier than they enter",
+        ),
+        _unexpected(
+            f"select * from {{batch}} where expected_graduation_year - entry_year > {MAX_PROGRAMME_YEARS}",
+            f"no programme lasts more than {MAX_PROGRAMME_YEARS} years",
+        ),
+    ]
+
+
+def _cards_of_batch() -> list[Expectation]:
+    # {batch} selects the person rows under validation; their batch ids select the cards.
+    batches = "(select distinct batch_rows.batch_id from {batch} as batch_rows)"
+    return [
+        _unexpected(
+            "select one.person_key from raw.campus_cards as one join raw.campus_cards as other "
+            "on one.batch_id = other.batch_id and one.person_key = other.person_key "
+            "and one.observed_at is not distinct from other.observed_at "
+            "and one.card_key <> other.card_key "
+            "and tstzrange(one.valid_from, one.valid_to) && tstzrange(other.valid_from, other.valid_to) "
+            f"where one.batch_id in {batches}",
+            "the cards one person record lists have validity periods that do not overlap",
+        ),
+        _unexpected(
+            "select one.card_key from raw.campus_cards as one join raw.campus_cards as other "
+            "on one.batch_id = other.batch_id and one.card_key = other.card_key "
+            "and one.person_key <> other.person_key "
+            "and tstzrange(one.valid_from, one.valid_to) && tstzrange(other.valid_from, other.valid_to) "
+            f"where one.batch_id in {batches}",
+            "a card belongs to one person at a time",
+        ),
+        _unexpected(
+            f"select cards.card_key from raw.campus_cards as cards join {batches} as batches "
+            "on batches.batch_id = cards.batch_id "
+            "where cards.valid_to is not null and cards.valid_from is not null "
+            "and cards.valid_to <= cards.valid_from",
+            "a card's validity ends after it begins",
+        ),
+    ]
+
+
+def _units_exist(same_hub: bool) -> list[Expectation]:
+    """Codes a person row names exist among the units the campus API listed (checked when the
+    hub has listed units of that kind: roster pages alone bring none)."""
+    checks = []
+    for column, kind, label in (
+        ("college_code", "org_unit", "college or office"),
+        ("major_code", "major", "major"),
+        ("class_code", "class", "class"),
+    ):
+        hub = " and {alias}.hub = b.hub" if same_hub else ""
+        checks.append(
+            _unexpected(
+                f"select b.{column} from {{batch}} as b left join raw.campus_units as u "
+                f"on u.kind = '{kind}' and u.code = b.{column}{hub.format(alias='u')} "
+                f"where b.{column} is not null and u.code is null and exists "
+                f"(select 1 from raw.campus_units as k where k.kind = '{kind}'{hub.format(alias='k')})",
+                f"{column} names a {label} the campus API lists",
+            )
+        )
+    return checks
+
+
+def campus_person_records_suite(as_of: datetime) -> ExpectationSuite:
+    return ExpectationSuite(
+        name="landing.campus_person_records",
+        expectations=[
+            *_shape_and_volume(CAMPUS_PERSON_RECORDS),
+            *_not_null("hub", "updated_at", "deleted", "person_key"),
+            *_pseudonyms("person_key", "card_key", "login_key", "koha_patron_key", "folio_patron_key"),
+            _noted(
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["batch_id", "person_key", "updated_at"], meta={REDACT: True}
+                ),
+                "a record repeated across pages of a sync lands once",
+            ),
+            _unexpected(
+                "select person_key from {batch} where not deleted and "
+                "(person_type is null or consent_profiling is null or consent_ranking is null)",
+                "a live person record has a type and consent flags (only tombstones lack them)",
+            ),
+            _one_of("person_type", PERSON_TYPES),
+            _one_of("degree_level", DEGREE_LEVELS),
+            _one_of("enrollment_status", ENROLLMENT_STATUSES),
+            _not_in_future("updated_at", as_of, EARLIEST_EVENT),
+            _noted(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="entry_year", min_value=EARLIEST_YEAR, max_value=as_of.year + 1
+                ),
+                "entry_year is a calendar year, at most next year's intake",
+            ),
+            *_plausible_years(),
+            *_units_exist(same_hub=True),
+            *_cards_of_batch(),
+        ],
+    )
+
+
+def folio_users_suite(as_of: datetime) -> ExpectationSuite:
+    return ExpectationSuite(
+        name="landing.folio_users",
+        expectations=[
+            *_shape_and_volume(FOLIO_USERS),
+            *_not_null("patron_key"),
+            *_pseudonyms("patron_key", "card_key", "login_key", "person_key"),
+            _noted(
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["batch_id", "patron_key"], meta={REDACT: True}
+                ),
+                "an export lists each user once",
+            ),
+            _not_in_future("updated_at", as_of, EARLIEST_EVENT),
+        ],
+    )
+
+
 LANDING_SUITES: dict[str, Callable[[datetime], ExpectationSuite]] = {
     "campus_people": campus_people_suite,
     "koha_statistics": koha_statistics_suite,
     "folio_loans": folio_loans_suite,
     "ils_items": ils_items_suite,
 }
+LANDING_SUITES["campus_person_records"] = campus_person_records_suite
+LANDING_SUITES["folio_users"] = folio_users_suite
 
 
 # -- the entrance gates ----------------------------------------------------------------------------

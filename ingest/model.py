@@ -101,6 +101,9 @@ class FetchStep:
     fetch: Callable[[str, Mapping[str, Any], Path], Fetched]
     loads_as: str
     target_help: str = "Base URL of the remote system."
+    # Reads what the warehouse already holds before the fetch (e.g. the watermarks an incremental
+    # sync starts from): prepare(conn, target, options) -> the options to fetch with.
+    prepare: Callable[[Any, str, Mapping[str, Any]], Mapping[str, Any]] | None = None
 
 
 # Per-file options taken from the landing folder itself (e.g. the LogFormat of an EZproxy site,

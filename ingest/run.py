@@ -92,7 +92,12 @@ def fetch_and_ingest(
     fmt = get_format(source, format_name)
     if fmt.fetch is None:
         raise InvalidOption(f"format {fmt.name} reads files, not a URL")
-    fetched = fmt.fetch.fetch(target, checked_options(fmt, options), landing)
+    fetch_options: Mapping[str, Any] = checked_options(fmt, options)
+    if fmt.fetch.prepare is not None:
+        with connect(url) as conn:
+            migrate(conn)
+            fetch_options = fmt.fetch.prepare(conn, target, fetch_options)
+    fetched = fmt.fetch.fetch(target, fetch_options, landing)
     loads_as = get_format(source, fmt.fetch.loads_as)
     results = ingest_files(
         url,

@@ -124,10 +124,24 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             *FIXED_INDEXES,
             *((t.schema, f"{t.name}_batch", f"on {t.schema}.{t.name} (batch_id)") for t in tables),
         ]
+        present = set(
+            conn.execute(
+                "select table_schema || '.' || table_name, column_name from information_schema.columns "
+                "where table_schema in ('raw', 'restricted')"
+            ).fetchall()
+        )
         for table in tables:
-            if not _exists(conn, f"{table.schema}.{table.name}"):
+            qualified = f"{table.schema}.{table.name}"
+            if not _exists(conn, qualified):
                 conn.execute(table.ddl())
                 created = True
+                continue
+            # A column added to a RawTable later reaches warehouses created before it (nullable).
+            for name, pg_type in table.columns:
+                if (qualified, name) not in present:
+                    conn.execute(
+                        f"alter table {qualified} add column {name} {pg_type.replace(' not null', '')}"
+                    )
         for schema, name, definition in indexes:
             if not _exists(conn, f"{schema}.{name}"):
                 conn.execute(f"create index if not exists {name} {definition}")

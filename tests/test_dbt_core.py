@@ -28,6 +28,7 @@ from psycopg.rows import dict_row
 from ingest.campus.tables import CAMPUS_PEOPLE
 from ingest.circulation.tables import FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import RawTable
+from tests.conftest import empty_landing
 from urm.platform.dbt import run_dbt
 
 pytestmark = pytest.mark.integration
@@ -268,9 +269,8 @@ def dbt_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built_warehouse(warehouse_url: str, dbt_target: Path) -> Iterator[str]:
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         ensure_landing_tables(conn)
-        conn.execute(
-            "truncate raw.campus_people, raw.koha_statistics, raw.folio_loans, raw.ils_items, raw.load_log"
-        )
+        # every landing table: the campus API's records, cards, EZproxy rows... of other tests too
+        empty_landing(conn)
         write_small_library(RawWriter(conn))
     work = dbt_target
     result = run_dbt(
@@ -282,6 +282,7 @@ def built_warehouse(warehouse_url: str, dbt_target: Path) -> Iterator[str]:
         # only tests whose every model is built here (other marts' relationships to dim_user are not)
         "--indirect-selection",
         "cautious",
+        "+dim_user_history",
         "--vars",
         json.dumps({"persona_window_days": PERSONA_WINDOW_DAYS, "library_timezone": LIBRARY_TZ}),
         "--target-path",
@@ -497,7 +498,7 @@ def pairing_sql(built_warehouse: str, dbt_target: Path) -> Iterator[tuple[psycop
     with psycopg.connect(built_warehouse, autocommit=True) as conn:
         conn.execute(
             "create temporary table koha_events (event_key text, item_id text, "
-            "patron_key text, event_type text, event_at timestamptz)"
+            "patron_key text, event_type text, event_at timestamptz, card_key text)"
         )
         yield conn, query
 

@@ -14,7 +14,7 @@ from psycopg import sql
 from expectations import ValidationFailed, validate_landing
 from expectations.runner import URL_VARIABLE, _gx_url
 from expectations.suites import LANDING_SUITES, LOADER_COLUMNS
-from ingest.campus.tables import CAMPUS_PEOPLE
+from ingest.campus.tables import CAMPUS_PEOPLE, CAMPUS_PERSON_RECORDS, FOLIO_USERS
 from ingest.circulation.tables import FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import RawTable
 from ingest.pseudonym import Pseudonymiser
@@ -23,6 +23,7 @@ from tests.conftest import TEST_KEY
 
 AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
 TABLES = {t.name: t for t in (CAMPUS_PEOPLE, FOLIO_LOANS, KOHA_STATISTICS, ILS_ITEMS)}
+SUITE_TABLES = {**TABLES, **{t.name: t for t in (CAMPUS_PERSON_RECORDS, FOLIO_USERS)}}
 pseudonym = Pseudonymiser(TEST_KEY).pseudonym
 
 

@@ -18,7 +18,7 @@ from urm_demo.synth.academic_calendar import EXAM, VACATION, library_day
 SMALL = {"users": 300, "days": 60}
 KOHA_HEADER = (
     "datetime,branch,value,type,other,itemnumber,itemtype,location,borrowernumber,"
-    "ccode,categorycode,interface"
+    "ccode,categorycode,interface,cardnumber"
 )
 # One named group per LogFormat directive.
 LOG_LINE = {

@@ -72,6 +72,7 @@ def run_demo(
     logs = urm_home() / "logs" / "demo"
     with ExitStack() as stack:
         env.update(stack.enter_context(_eresource_services(sources, days=days, seed=seed)))
+        env.update(stack.enter_context(_campus_services(sources)))
         for dag_id in DAG_ORDER:
             dag_file = DAGS_DIR / f"{dag_id}.py"
             step_started = time.monotonic()
@@ -99,6 +100,13 @@ def _eresource_services(sources: Path, *, days: int, seed: int):
     from urm_demo.sushi import synthetic_sushi
 
     return synthetic_sushi(sources, days=days, seed=seed)
+
+
+def _campus_services(sources: Path):
+    """Start the synthetic university's campus API for the length of the demo."""
+    from urm_demo.campus import synthetic_campus
+
+    return synthetic_campus(sources)
 
 
 def _failure_excerpt(log_file: Path, lines: int = 40) -> str:

@@ -39,3 +39,41 @@ def roster_identities(path: Path, ctx: ParseContext) -> Iterator[RosterIdentity]
 def _text(record: dict[str, Any], name: str) -> str | None:
     value = record.get(name)
     return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def sync_identities(path: Path, ctx: ParseContext) -> Iterator[RosterIdentity]:
+    """The same for a campus API sync file (format campus-sync): each person record's id, its
+    library identifiers and every card it lists; tombstones carry none."""
+    import json
+
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(item, dict) or item.get("resource") != "persons":
+                continue
+            record = item.get("record")
+            if not isinstance(record, dict) or record.get("deleted"):
+                continue
+            if not isinstance(record.get("person_id"), str | int):
+                continue
+            found = record.get("library")
+            library: dict[str, Any] = found if isinstance(found, dict) else {}
+            cards = [c for c in record.get("cards") or [] if isinstance(c, dict)]
+            try:
+                seen = parse_date(str(record.get("updated_at"))[:10]) if record.get("updated_at") else None
+            except ValueError:
+                seen = None
+            yield RosterIdentity(
+                person_id=str(record["person_id"]).strip(),
+                identifiers=(
+                    ("card", _text(library, "card_number")),
+                    *(("card", _text(card, "card_number")) for card in cards),
+                    ("login", _text(library, "login")),
+                    ("patron", _text(library, "koha_borrowernumber")),
+                    ("patron", _text(library, "folio_user_id")),
+                ),
+                seen=seen,
+            )

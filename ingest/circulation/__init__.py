@@ -36,7 +36,7 @@ SOURCES = [
                 "CSV export of Koha's statistics table (UTF-8 or GB18030)",
                 options=(ENCODING, TIMEZONE),
                 landing=("circulation/koha/statistics-*.csv",),
-                identifier_fields=("borrowernumber",),
+                identifier_fields=("borrowernumber", "cardnumber"),
             ),
             Format(
                 "circulation",

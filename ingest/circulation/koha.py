@@ -290,6 +290,9 @@ def parse_koha_statistics(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]
         except ValueError as err:
             raise _Bad("value", str(err)) from None
         borrower = record["borrowernumber"].strip()
+        # Optional: exports that name the card the loan was made on (a report joining the card,
+        # or an ILS that identifies readers by card). A replaced card still resolves to its person.
+        card = (record.get("cardnumber") or "").strip()
         return (
             event_at,
             record.get("branch") or None,
@@ -303,6 +306,7 @@ def parse_koha_statistics(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]
             record.get("ccode") or None,
             record.get("categorycode") or None,
             record.get("interface") or None,
+            pseudonym("card", card if card.upper() != "NULL" else None),
         )
 
     return _rows(path, ctx, ("datetime", "type", "itemnumber", "borrowernumber"), build, STATISTICS_COLUMNS)

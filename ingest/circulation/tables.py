@@ -41,6 +41,7 @@ KOHA_STATISTICS = RawTable(
         ("ccode", "text"),
         ("categorycode", "text"),
         ("interface", "text"),
+        ("card_key", "text"),  # pseudonym of the card number when the export has one (kind card)
     ),
 )
 

@@ -18,6 +18,8 @@ from ingest.registry import get_format, sources
 
 
 def _print_results(results: list[Any], console: Console, *, as_json: bool) -> None:
+    if not results:  # a remote source with nothing new since its last sync
+        console.print("nothing new to load", highlight=False)
     for result in results:
         if as_json:
             typer.echo(json.dumps(result.as_dict()))

@@ -34,8 +34,9 @@ from urm_demo.synth.people import Person
 from urm_demo.synth.subjects import BRANCH_NAMES
 from urm_demo.synth.writers import Manifest, Month, MonthlyFiles, months_between
 
-# Koha's own column names for its statistics table: one list, shared with the parser.
-KOHA_HEADER = STATISTICS_COLUMNS
+# Koha's own column names for its statistics table: one list, shared with the parser. The
+# synthetic library's export also names the card each event was made with (cards get replaced).
+KOHA_HEADER = (*STATISTICS_COLUMNS, "cardnumber")
 BOOKS_PER_VISIT_CONTINUE = 0.38  # chance of taking one more book: about 1.6 books a visit
 BOOKS_PER_VISIT = 1 / (1 - BOOKS_PER_VISIT_CONTINUE)
 ANONYMISED_SHARE = 0.01
@@ -122,8 +123,10 @@ class CirculationSimulation:
         seed: int,
         out_dir: Path,
         manifest: Manifest,
+        card_at: Callable[[Person, datetime], str] | None = None,
     ) -> None:
         self.people, self.collection = people, collection
+        self.card_at = card_at or (lambda person, moment: person.card_number)
         self.start, self.end = start, end
         self.end_moment = datetime.combine(end, time(23, 59, 59))
         self.rng = random.Random(f"{seed}:circulation")
@@ -216,7 +219,13 @@ class CirculationSimulation:
             self._push(
                 moment,
                 self._koha_row(
-                    moment, item.branch, "localuse", item, person.koha_borrowernumber, person.category
+                    moment,
+                    item.branch,
+                    "localuse",
+                    item,
+                    person.koha_borrowernumber,
+                    person.category,
+                    card=self.card_at(person, moment),
                 ),
             )
 
@@ -267,18 +276,30 @@ class CirculationSimulation:
         anonymised = rng.random() < ANONYMISED_SHARE
         borrower = "" if anonymised else person.koha_borrowernumber
         category = person.category
-        self._push(issued, self._koha_row(issued, item.branch, "issue", item, borrower, category))
+
+        def card(moment: datetime) -> str:
+            return "" if anonymised else self.card_at(person, moment)
+
+        self._push(
+            issued, self._koha_row(issued, item.branch, "issue", item, borrower, category, card=card(issued))
+        )
         renewals = [moment for moment in renewals if moment <= self.end_moment]
         for moment in renewals:
             interface = "opac" if rng.random() < 0.8 else "intranet"
             self._push(
-                moment, self._koha_row(moment, item.branch, "renew", item, borrower, category, interface)
+                moment,
+                self._koha_row(
+                    moment, item.branch, "renew", item, borrower, category, interface, card=card(moment)
+                ),
             )
         if returned is not None and returned > self.end_moment:
             returned = None
         if returned is not None:
             branch = item.branch if rng.random() < 0.85 else rng.choice(tuple(BRANCH_NAMES))
-            self._push(returned, self._koha_row(returned, branch, "return", item, borrower, category))
+            self._push(
+                returned,
+                self._koha_row(returned, branch, "return", item, borrower, category, card=card(returned)),
+            )
             self._returns[item.number] = returned
         self._on_loan.add(item.number)
 
@@ -326,6 +347,8 @@ class CirculationSimulation:
         borrower: str,
         category: str,
         interface: str = "intranet",
+        *,
+        card: str = "",
     ) -> tuple[str, ...]:
         return (
             _koha_time(moment),
@@ -340,6 +363,7 @@ class CirculationSimulation:
             "",
             category,
             interface,
+            card,
         )
 
     def _push(self, moment: datetime, row: tuple[str, ...]) -> None:

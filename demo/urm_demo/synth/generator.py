@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from urm_demo.synth.academic_calendar import TIMEZONE
+from urm_demo.synth.campus_history import CampusHistory, build_campus_history
 from urm_demo.synth.circulation import CirculationSimulation
 from urm_demo.synth.ezproxy import LOG_FORMATS, PLATFORM_HOSTS, EzproxySimulation, campus_range
 from urm_demo.synth.gate import GateSimulation
@@ -97,6 +98,8 @@ def generate(
     summary.students = sum(p.person_type == STUDENT for p in people)
     summary.faculty = sum(p.person_type == FACULTY for p in people)
     summary.staff = sum(p.person_type == STAFF for p in people)
+    history = build_campus_history(people, start, end, seed)
+    _write_campus_hub(out_dir, manifest, history)
 
     collection = Collection(seed, users * ITEMS_PER_USER)
     _write_items(out_dir, manifest, collection, on_progress)
@@ -109,7 +112,9 @@ def generate(
             people, collection, start, history_days, seed, out_dir, manifest
         )
 
-    circulation = CirculationSimulation(people, collection, start, end, seed, out_dir, manifest)
+    circulation = CirculationSimulation(
+        people, collection, start, end, seed, out_dir, manifest, card_at=history.card_at
+    )
     counts = circulation.run(on_progress)
     summary.loans = counts.loans
     summary.loans_open_at_end = counts.loans_open_at_end
@@ -231,3 +236,15 @@ def _write_items(
                 on_progress("items", number, collection.size)
         folio.write(f'\n], "totalRecords": {collection.size}}}\n')
     koha_record.rows = folio_record.rows = collection.size
+
+
+def _write_campus_hub(out_dir: Path, manifest: Manifest, history: CampusHistory) -> None:
+    """What the campus data hub holds (its change feed, org units, majors, classes), one record a
+    line: the local campus API server (urm_demo.campus_server) serves these."""
+    for resource, records in history.resources().items():
+        path = out_dir / "campus_hub" / f"{resource}.jsonl"
+        record = manifest.add(path, f"campus_hub_{resource}")
+        with open_text(path) as stream:
+            for item in records:
+                stream.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
+        record.rows = len(records)

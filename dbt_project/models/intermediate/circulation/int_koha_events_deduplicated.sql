@@ -58,7 +58,7 @@ numbered as (
         row_number() over (
             partition by
                 batch_id, event_at, event_type, item_id, patron_key, branch, other, amount,
-                item_type, location, collection_code, patron_category, interface
+                item_type, location, collection_code, patron_category, interface, card_key
             order by source_line
         ) as occurrence
     from events
@@ -69,12 +69,13 @@ deduplicated as (
 
     select distinct on (
         event_at, event_type, item_id, patron_key, branch, other, amount,
-        item_type, location, collection_code, patron_category, interface, occurrence
-    ) *
+        item_type, location, collection_code, patron_category, interface, card_key, occurrence
+    )
+        *
     from numbered
     order by
         event_at, event_type, item_id, patron_key, branch, other, amount,
-        item_type, location, collection_code, patron_category, interface, occurrence,
+        item_type, location, collection_code, patron_category, interface, card_key, occurrence,
         batch_id, source_line
 
 ),
@@ -96,10 +97,13 @@ final as (
             coalesce(collection_code, ''),
             coalesce(patron_category, ''),
             coalesce(interface, ''),
-            occurrence::text
+            occurrence::text,
+            -- left out when null (concat_ws skips nulls): keys of card-less exports stay as they were
+            card_key
         )) as event_key,
         item_id,
         patron_key,
+        card_key,
         event_type,
         branch,
         other,

@@ -15,6 +15,7 @@ circulation as (
         event_key,
         item_id,
         patron_key,
+        card_key,
         -- an on-site checkout is a loan that ends in the library
         case when event_type = 'onsite_checkout' then 'issue' else event_type end as event_type,
         event_at,
@@ -50,6 +51,7 @@ issues as (
         event_key,
         item_id,
         patron_key,
+        card_key,
         event_at as loaned_at,
         loan_sequence
     from sequenced
@@ -98,6 +100,7 @@ final as (
         md5('koha|' || issues.event_key) as loan_key,
         issues.item_id,
         issues.patron_key,
+        issues.card_key,
         issues.loaned_at,
         returns.returned_at,
         coalesce(renewals.renewals, 0)::integer as renewals

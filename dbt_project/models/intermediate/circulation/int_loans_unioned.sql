@@ -26,6 +26,7 @@ unioned as (
         'koha' as ils,
         item_id,
         patron_key,
+        card_key,
         loaned_at,
         -- Koha's statistics table does not record the due date
         null::timestamptz as due_at,
@@ -40,6 +41,8 @@ unioned as (
         'folio' as ils,
         item_id,
         patron_key,
+        -- FOLIO loans name the user, not the card
+        null::text as card_key,
         loaned_at,
         due_at,
         returned_at,

@@ -1,106 +1,54 @@
--- The roster is a full snapshot, delivered as one or more files (the campus API's pages,
--- people-0001.json ...): the current population is the newest snapshot_date. A file of that
--- snapshot loaded again under the same name (a corrected re-export of that page) replaces its
--- earlier load; a person repeated across the remaining rows keeps the latest load's row, and
--- within one file the later line.
+-- The current population: each person's current version (their latest state, unless they left:
+-- a tombstone of the campus API, or absence from the newest snapshot of a roster series). The
+-- roster is dated by the newest observation of any person, so that everyone's year of study is
+-- counted in the same academic year.
 with
 
-people as (
+versions as (
 
-    select
-        *,
-        regexp_replace(source_file, '^.*/', '') as file_name
-    from {{ ref('stg_campus__people') }}
+    select * from {{ ref('int_user_versions') }}
 
 ),
 
-roster_loads as (
+observations as (
 
-    select * from {{ ref('stg_campus__roster_loads') }}
-
-),
-
-latest_snapshot as (
-
-    select max(snapshot_date) as snapshot_date
-    from people
+    select * from {{ ref('int_campus_person_observations') }}
 
 ),
 
-snapshot_files as (
+roster_date as (
 
-    select distinct
-        people.file_name,
-        people.batch_id,
-        roster_loads.loaded_at
-    from people
-    inner join latest_snapshot
-        on people.snapshot_date = latest_snapshot.snapshot_date
-    left join roster_loads
-        on people.batch_id = roster_loads.batch_id
-
-),
-
-current_files as (
-
-    select
-        batch_id,
-        loaded_at
-    from (
-        select
-            batch_id,
-            loaded_at,
-            row_number() over (
-                partition by file_name
-                order by loaded_at desc nulls last, batch_id::text desc
-            ) as recency
-        from snapshot_files
-    ) as ranked
-    where recency = 1
-
-),
-
-latest_rows as (
-
-    select
-        people.*,
-        row_number() over (
-            partition by people.user_key
-            order by
-                current_files.loaded_at desc nulls last,
-                -- only to stay deterministic when the load log lacks a batch
-                people.batch_id::text desc,
-                people.source_line desc
-        ) as person_row
-    from people
-    inner join current_files
-        on people.batch_id = current_files.batch_id
+    select {{ local_date('max(observed_at)') }} as snapshot_date
+    from observations
 
 ),
 
 final as (
 
     select
-        user_key,
-        card_key,
-        login_key,
-        koha_patron_key,
-        folio_patron_key,
-        user_type,
-        college_code,
-        college_name,
-        major_code,
-        major_name,
-        class_code,
-        degree_level,
-        entry_year,
-        expected_graduation_year,
-        enrollment_status,
-        consent_profiling,
-        consent_ranking,
-        snapshot_date
-    from latest_rows
-    where person_row = 1
+        versions.user_key,
+        versions.card_key,
+        versions.login_key,
+        versions.koha_patron_key,
+        versions.folio_patron_key,
+        versions.user_type,
+        versions.college_code,
+        versions.college_name,
+        versions.major_code,
+        versions.major_name,
+        versions.class_code,
+        versions.degree_level,
+        versions.entry_year,
+        versions.expected_graduation_year,
+        versions.enrollment_status,
+        versions.consent_profiling,
+        versions.consent_ranking,
+        roster_date.snapshot_date,
+        versions.is_vip,
+        versions.valid_from as current_since
+    from versions
+    cross join roster_date
+    where versions.is_current
 
 )
 

@@ -9,7 +9,7 @@
 --               expected graduation year; everyone else: null (still on the roster)
 --   left_roster graduated or withdrawn: no month after their last one (for a withdrawn student
 --               the roster gives no date: their last month is that of their last use)
---   is_vip      false for everyone (the campus roster has no VIP flag yet)
+--   is_vip      dim_user.is_vip: the campus roles principal_investigator or academic_leader
 with
 
 users as (
@@ -42,7 +42,7 @@ final as (
         entry_year,
         expected_graduation_year,
         enrollment_status,
-        false as is_vip
+        coalesce(is_vip, false) as is_vip
     from users
 
 )

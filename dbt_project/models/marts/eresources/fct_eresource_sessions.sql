@@ -13,6 +13,13 @@ identity_links as (
 
 ),
 
+versions as (
+
+    select * from {{ ref('int_user_versions') }}
+    where not is_deleted
+
+),
+
 sessions as (
 
     select
@@ -35,23 +42,48 @@ sessions as (
 
 ),
 
+-- the login's holder when the session started, and who they were then
+resolved as (
+
+    select
+        sessions.*,
+        identity_links.user_key
+    from sessions
+    left join identity_links
+        on
+            sessions.login_key = identity_links.identifier_key
+            and (identity_links.valid_from is null or sessions.started_at >= identity_links.valid_from)
+            and (identity_links.valid_to is null or sessions.started_at < identity_links.valid_to)
+
+),
+
 final as (
 
     select
-        sessions.session_id,
-        identity_links.user_key,
-        sessions.platform,
-        sessions.publisher,
-        sessions.started_at,
-        sessions.ended_at,
-        sessions.requests,
-        sessions.static_requests,
-        sessions.denied_requests,
-        sessions.on_campus,
-        {{ local_date('sessions.started_at') }} as session_date
-    from sessions
-    left join identity_links
-        on sessions.login_key = identity_links.identifier_key
+        resolved.session_id,
+        resolved.user_key,
+        resolved.platform,
+        resolved.publisher,
+        resolved.started_at,
+        resolved.ended_at,
+        resolved.requests,
+        resolved.static_requests,
+        resolved.denied_requests,
+        resolved.on_campus,
+        {{ local_date('resolved.started_at') }} as session_date,
+        versions.user_type::text as user_type,
+        {{ user_group('versions.user_type', 'versions.degree_level', 'versions.entry_year',
+                      'versions.expected_graduation_year',
+                      academic_year_of(local_date('resolved.started_at'))) }} as user_group,
+        versions.college_code::text as college_code,
+        versions.major_code::text as major_code,
+        versions.class_code::text as class_code
+    from resolved
+    left join versions
+        on
+            resolved.user_key = versions.user_key
+            and (versions.effective_from is null or resolved.started_at >= versions.effective_from)
+            and (versions.effective_to is null or resolved.started_at < versions.effective_to)
 
 )
 
@@ -66,5 +98,10 @@ select
     static_requests,
     denied_requests,
     on_campus,
-    session_date
+    session_date,
+    user_type,
+    user_group,
+    college_code,
+    major_code,
+    class_code
 from final

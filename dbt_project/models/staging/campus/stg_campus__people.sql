@@ -37,6 +37,9 @@ renamed as (
         consent_profiling,
         consent_ranking,
 
+        -- roles (research and leadership: principal_investigator, academic_leader, ...)
+        roles,
+
         -- dates
         snapshot_date
 

@@ -14,6 +14,8 @@ renamed as (
 
         -- dimensions
         source_file,
+        format,
+        target_table,
 
         -- measures
         rows_loaded,
@@ -23,7 +25,7 @@ renamed as (
 
     from source
     where
-        target_table = 'campus_people'
+        target_table in ('campus_people', 'campus_person_records', 'folio_users')
         and status = 'loaded'
 
 )

@@ -12,6 +12,7 @@ renamed as (
         -- ids
         nullif(trim(itemnumber), '') as item_id,
         patron_key,
+        card_key,
 
         -- lineage
         batch_id,

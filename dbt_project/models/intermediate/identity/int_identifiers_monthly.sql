@@ -1,0 +1,107 @@
+-- Every identifier each activity source carried in each month (local time), and whether it
+-- resolves to a person at those times. Unresolved identifiers are kept here (pseudonymous) so
+-- that data engineers can look into them; the mart identity_resolution_monthly counts them.
+-- An identifier resolves in a month when one of its links is valid at some point between its
+-- first and last event of that month.
+with
+
+koha_events as (
+
+    select * from {{ ref('int_koha_events_deduplicated') }}
+    where event_at is not null
+
+),
+
+folio_loans as (
+
+    select * from {{ ref('int_folio_loans_latest') }}
+
+),
+
+ezproxy_requests as (
+
+    select * from {{ ref('stg_ezproxy__requests') }}
+
+),
+
+links as (
+
+    select * from {{ ref('int_identity_links') }}
+
+),
+
+identifiers as (
+
+    select
+        'circulation_koha' as source,
+        'patron' as identifier_kind,
+        patron_key as identifier_key,
+        event_at as seen_at
+    from koha_events
+    where patron_key is not null
+    union all
+    select
+        'circulation_koha' as source,
+        'card' as identifier_kind,
+        card_key as identifier_key,
+        event_at as seen_at
+    from koha_events
+    where card_key is not null
+    union all
+    select
+        'circulation_folio' as source,
+        'patron' as identifier_kind,
+        patron_key as identifier_key,
+        loaned_at as seen_at
+    from folio_loans
+    where patron_key is not null
+    union all
+    select
+        'ezproxy' as source,
+        'login' as identifier_kind,
+        login_key as identifier_key,
+        requested_at as seen_at
+    from ezproxy_requests
+    where login_key is not null and requested_at is not null
+
+),
+
+monthly as (
+
+    select
+        source,
+        identifier_kind,
+        identifier_key,
+        date_trunc('month', {{ local_date('seen_at') }})::date as month,
+        min(seen_at) as first_seen_at,
+        max(seen_at) as last_seen_at,
+        count(*) as events
+    from identifiers
+    group by source, identifier_kind, identifier_key, date_trunc('month', {{ local_date('seen_at') }})::date
+
+),
+
+final as (
+
+    select
+        monthly.source,
+        monthly.month,
+        monthly.identifier_kind,
+        monthly.identifier_key,
+        monthly.first_seen_at,
+        monthly.last_seen_at,
+        monthly.events::integer as events,
+        exists(
+            select 1
+            from links
+            where
+                links.identifier_kind = monthly.identifier_kind
+                and links.identifier_key = monthly.identifier_key
+                and (links.valid_from is null or links.valid_from <= monthly.last_seen_at)
+                and (links.valid_to is null or monthly.first_seen_at < links.valid_to)
+        ) as is_resolved
+    from monthly
+
+)
+
+select * from final
