@@ -56,6 +56,8 @@ unioned as (
         'evergreen' as ils,
         item_id,
         patron_key,
+        -- Evergreen's circulation names the patron, not the card
+        null::text as card_key,
         loaned_at,
         due_at,
         returned_at,

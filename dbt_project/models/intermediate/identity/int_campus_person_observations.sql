@@ -187,7 +187,7 @@ observed as (
         null as enrollment_status,
         null::boolean as consent_profiling,
         null::boolean as consent_ranking,
-        null::text [] as roles,
+        null::text as roles,
         batch_id,
         source_line,
         loaded_at
@@ -265,9 +265,8 @@ final as (
         deduplicated.enrollment_status,
         deduplicated.consent_profiling,
         deduplicated.consent_ranking,
-        -- as text (sorted at ingest, comma-separated), so that downstream unit tests can mock it
-        array_to_string(deduplicated.roles, ',') as roles,
-        coalesce(deduplicated.roles && vip_roles.roles, false) as is_vip,
+        deduplicated.roles,
+        coalesce(string_to_array(deduplicated.roles, ',') && vip_roles.roles, false) as is_vip,
         deduplicated.batch_id,
         deduplicated.source_line
     from deduplicated

@@ -38,7 +38,8 @@ renamed as (
         consent_ranking,
 
         -- roles (research and leadership: principal_investigator, academic_leader, ...)
-        roles,
+        -- as text (sorted at ingest, comma-separated), so that unit tests can mock it
+        array_to_string(roles, ',') as roles,
 
         -- dates
         snapshot_date

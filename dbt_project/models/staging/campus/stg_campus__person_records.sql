@@ -40,7 +40,8 @@ renamed as (
         consent_ranking,
 
         -- roles
-        roles,
+        -- as text (sorted at ingest, comma-separated), so that unit tests can mock it
+        array_to_string(roles, ',') as roles,
 
         -- timestamps
         updated_at
