@@ -20,7 +20,8 @@ exponential backoff, a bounded number of times. A page that is truncated or not 
 sync with a message naming the page. A sync writes nothing to the landing folder until every page
 of every resource has arrived: the records land as one file (names and contact details left out),
 loaded in one transaction with the new watermarks, so a failed sync leaves nothing half-applied
-and the next one starts again from the last committed watermark. The client id, the secret and the token never appear in a message.
+and the next one starts again from the last committed watermark. The client id, the secret and
+the token never appear in a message.
 """
 
 from __future__ import annotations
