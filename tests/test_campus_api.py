@@ -114,6 +114,8 @@ def test_a_full_sync_lands_every_record_once_even_when_pages_overlap(
     assert persons.watermark == datetime(2025, 9, 5, 8, tzinfo=UTC)
     assert "2 repeats dropped" in result.describe()
     assert api.tokens_issued == 1
+    written = result.path.read_text(encoding="utf-8")
+    assert "学生1" not in written and "13900000001" not in written, "names and phones are not kept"
 
 
 def test_an_expired_token_is_renewed_before_the_next_page(server: CampusServer, tmp_path: Path) -> None:

@@ -18,9 +18,10 @@ Behaviour: the token is renewed before it expires and on a 401 (the request is t
 a 429 waits for Retry-After; 5xx answers, timeouts and dropped connections are retried with
 exponential backoff, a bounded number of times. A page that is truncated or not JSON fails the
 sync with a message naming the page. A sync writes nothing to the landing folder until every page
-of every resource has arrived: the records land as one file, loaded in one transaction with the
-new watermarks, so a failed sync leaves nothing half-applied and the next one starts again from
-the last committed watermark. The client id, the secret and the token never appear in a message.
+of every resource has arrived: the records land as one file (names and contact details left out),
+loaded in one transaction with the new watermarks, so a failed sync leaves nothing half-applied
+and the next one starts again from the last committed watermark. The client id, the secret and
+the token never appear in a message.
 """
 
 from __future__ import annotations
@@ -81,6 +82,20 @@ class ApiContract:
     # Record fields as the hub names them: {our name: the hub's name}, applied before parsing.
     person_fields: Mapping[str, str] = field(default_factory=dict)
     unit_fields: Mapping[str, str] = field(default_factory=dict)
+    # Direct identifiers nothing downstream reads: dropped before the sync's file is written, so
+    # that the landing folder keeps no names or contacts either (ids are pseudonymised at load).
+    drop_person_fields: tuple[str, ...] = (
+        "name",
+        "name_en",
+        "email",
+        "phone",
+        "mobile",
+        "national_id",
+        "address",
+        "birth_date",
+        "date_of_birth",
+        "personal",
+    )
 
     @classmethod
     def from_option(cls, value: Any) -> ApiContract:
@@ -112,6 +127,8 @@ class ApiContract:
         contract = cls()
         if "resources" in given:
             given["resources"] = {**contract.resources, **given["resources"]}
+        if "drop_person_fields" in given:
+            given["drop_person_fields"] = tuple(given["drop_person_fields"])
         contract = replace(contract, **given)
         if contract.pagination not in ("cursor", "page"):
             raise InvalidOption(
@@ -566,6 +583,8 @@ def sync(
             state.pages = number
             for position, raw in enumerate(data):
                 record = _renamed(raw, names)
+                if resource == "persons" and isinstance(record, dict):
+                    record = {k: v for k, v in record.items() if k not in client.contract.drop_person_fields}
                 state.received += 1
                 updated = _updated_at(record)
                 key = _key(resource, record)
