@@ -38,7 +38,7 @@ def test_every_expected_dag_is_there_and_documented(dagbag) -> None:
 
 
 def test_ingest_dags_emit_assets_after_validation(dagbag) -> None:
-    for dag_id in EXPECTED - {"build_warehouse"}:
+    for dag_id in sorted(d for d in EXPECTED if d.startswith("ingest_")):
         dag = dagbag.dags[dag_id]
         outlets = [o.uri for t in dag.tasks for o in t.outlets]
         assert outlets, f"{dag_id} declares no Asset"
@@ -105,10 +105,8 @@ def test_ingest_dags_retry_with_backoff_and_alert(dagbag) -> None:
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id}"
             assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}"
-            assert (
-                on_task_failure in (task.on_failure_callback or [])
-                or task.on_failure_callback is on_task_failure
-            )
+            callbacks = task.on_failure_callback
+            assert on_task_failure in (callbacks if isinstance(callbacks, list) else [callbacks])
 
 
 def test_schedules_fit_the_sources(dagbag) -> None:

@@ -279,10 +279,10 @@ def built_warehouse(warehouse_url: str, dbt_target: Path) -> Iterator[str]:
         "+user_persona",
         "+fct_loans",
         "+int_identity_links",
+        "+dim_user_history",
         # only tests whose every model is built here (other marts' relationships to dim_user are not)
         "--indirect-selection",
         "cautious",
-        "+dim_user_history",
         "--vars",
         json.dumps({"persona_window_days": PERSONA_WINDOW_DAYS, "library_timezone": LIBRARY_TZ}),
         "--target-path",

@@ -70,8 +70,7 @@ deduplicated as (
     select distinct on (
         event_at, event_type, item_id, patron_key, branch, other, amount,
         item_type, location, collection_code, patron_category, interface, card_key, occurrence
-    )
-        *
+    ) *
     from numbered
     order by
         event_at, event_type, item_id, patron_key, branch, other, amount,
