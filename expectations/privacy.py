@@ -174,7 +174,8 @@ def privacy_suite(
                     + " end as pattern from {batch}) as found where pattern is not null group by pattern",
                     name,
                 )
-        if rules.k_anonymity and name.endswith("_users") and data_type in NUMBER_TYPES:
+        counted = rules.k_anonymity and not _matches(rules.k_anonymity_exempt, mart)
+        if counted and name.endswith("_users") and data_type in NUMBER_TYPES:
             check(
                 f"no person count between 1 and {k - 1} (k-anonymity)",
                 f"select count(*) as cells from {{batch}} where {column} between 1 and {k - 1} "

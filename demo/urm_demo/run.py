@@ -63,6 +63,9 @@ def run_demo(
         "URM_LANDING_DIR": str(sources),
         # a library runs one ILS: load the chosen one's files of the two the university writes
         "URM_CIRCULATION_FORMATS": ILS_FORMATS[ils],
+        # the warehouse as one `dbt build` task: the per-model rendering production uses starts
+        # dbt once per model (see dags/build_warehouse.py)
+        "URM_WAREHOUSE_TASKS": os.environ.get("URM_WAREHOUSE_TASKS", "single"),
         # for any Airflow operator or hook that wants the warehouse as a connection
         "AIRFLOW_CONN_URM_WAREHOUSE": url.replace("postgresql://", "postgres://", 1),
     }

@@ -44,7 +44,7 @@ DEFAULT_PRIVACY: dict[str, Any] = {
         ".*(student|staff|employee|person|card)_?(no|num|number|id)",
         ".*card.*",
         ".*login.*",
-        ".*(patron|borrower).*",
+        ".*(patron|borrower)_?(key|no|num|number|id)",
         "(.*_)?ip(_.*)?",
         "client_network",
     ],
@@ -61,6 +61,7 @@ DEFAULT_PRIVACY: dict[str, Any] = {
     "individual_marts": ["user_persona", "*rank*"],
     "ranking_marts": ["*rank*"],
     "k_anonymity": True,
+    "k_anonymity_exempt": ["library_kpis_daily"],
 }
 
 
@@ -138,6 +139,7 @@ class PrivacyRules:
     individual_marts: tuple[str, ...]
     ranking_marts: tuple[str, ...]
     k_anonymity: bool
+    k_anonymity_exempt: tuple[str, ...] = ()
 
 
 def privacy_rules() -> PrivacyRules:
@@ -150,4 +152,5 @@ def privacy_rules() -> PrivacyRules:
         individual_marts=tuple(raw.get("individual_marts") or ()),
         ranking_marts=tuple(raw.get("ranking_marts") or ()),
         k_anonymity=bool(raw.get("k_anonymity", True)),
+        k_anonymity_exempt=tuple(raw.get("k_anonymity_exempt") or ()),
     )
