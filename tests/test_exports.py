@@ -281,3 +281,15 @@ def test_manifest_data_interval_and_file_name_follow_the_run(marts, out, warehou
     _, manifest = _read_back(result)
     assert manifest["data_interval"]["end"] == end.isoformat()
     assert date.fromisoformat(manifest["generated_at"][:10])
+
+
+def test_an_export_with_another_pseudonym_key_is_refused_before_writing(marts, out, warehouse_url) -> None:
+    """Privacy rule 2 (keys): the warehouse records its key's fingerprint; an export made with
+    another key fails before anything is written."""
+    from ingest.errors import KeyMismatch
+    from ingest.privacy.keys import ensure_pseudonym_key
+
+    ensure_pseudonym_key(marts, b"the-warehouse-key-0123456789")
+    with pytest.raises(KeyMismatch):
+        run_export("library_assessment", url=warehouse_url, schema=SCHEMA, key=b"another-key-0123456789abc")
+    assert _files(out) == []

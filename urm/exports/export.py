@@ -311,6 +311,12 @@ def run_export(
     release_id = str(uuid.uuid4())
     interval = (interval_start, interval_end)
     with connect(url or warehouse_url()) as conn:
+        # per-consumer pseudonyms derive from the pseudonym key: another key is refused before
+        # anything is written (rule: a load, build or export with another key fails)
+        from ingest.privacy.keys import verify_pseudonym_key
+        from urm.platform.settings import pseudonym_key
+
+        verify_pseudonym_key(conn, key or pseudonym_key(announce=False))
         ensure_tables(conn)
         contract: Contract | None = None
         try:
