@@ -103,6 +103,9 @@ def test_ingest_dags_retry_with_backoff_and_alert(dagbag) -> None:
     for dag_id in EXPECTED:
         dag = dagbag.dags[dag_id]
         for task in dag.tasks:
+            if task.task_id == "privacy_suite":  # a failed privacy check is not transient
+                assert task.retries == 0
+                continue
             assert task.retries >= 1, f"{dag_id}.{task.task_id}"
             assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}"
             callbacks = task.on_failure_callback

@@ -36,10 +36,14 @@ SCHEDULES: dict[str, Expected] = {
     "campus": Expected("daily", timedelta(hours=36)),
     "circulation": Expected("hourly", timedelta(hours=3)),
     "gate": Expected("hourly", timedelta(hours=3)),
-    "gates": Expected("hourly", timedelta(hours=3)),
     "ezproxy": Expected("daily", timedelta(hours=36)),
     "counter": Expected("monthly", timedelta(days=45)),  # publishers post a month by mid-next-month
-    "services": Expected("daily", timedelta(hours=36)),
+    # the library's services (dags/ingest_services.py), daily
+    "spaces": Expected("daily", timedelta(hours=36)),
+    "training": Expected("daily", timedelta(hours=36)),
+    "consultations": Expected("daily", timedelta(hours=36)),
+    "feedback": Expected("daily", timedelta(hours=36)),
+    "volunteering": Expected("daily", timedelta(hours=36)),
 }
 DEFAULT = Expected("daily", timedelta(hours=36))
 # The marts follow their sources (Asset-scheduled): a build older than this after a load is late.
