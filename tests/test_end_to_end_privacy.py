@@ -53,7 +53,9 @@ def test_the_key_is_recorded_and_the_vault_lists_the_roster(demo_run: dict) -> N
             "select count(distinct person_key) from restricted.identity where identifier_kind = 'person'"
         ).fetchone()[0]
     assert fingerprint == (key_fingerprint(TEST_KEY),)
-    assert persons == len({p["person_id"] for p in people})
+    # the campus hub also serves people the roster pages' snapshot does not list (arrivals after it,
+    # deletions): the vault holds at least every roster person
+    assert persons >= len({p["person_id"] for p in people}) > 0
 
 
 def test_no_roster_identifier_outside_restricted(demo_run: dict) -> None:
