@@ -240,7 +240,7 @@ def load_rows(
                 lines = text.split(b"\n")  # COPY text escapes newlines inside values
                 for o in held:
                     fields = lines[o - first].decode("utf-8", errors="replace").split("\t")
-                    reject(Rejected(int(fields[2]), *refused[o], "\t".join(fields[3:])))
+                    reject(Rejected(int(fields[2]), *refused[o], "\t".join(fields[3:]), redacted=True))
                     lines[o - first] = b""
                 text = b"".join(line + b"\n" for line in lines[:rows] if line)
             copy.write(text)
@@ -273,7 +273,7 @@ def load_rows(
                             line, values = item  # type: ignore[misc]
                             if refused and ordinal + 1 in refused:
                                 ordinal += 1
-                                reject(Rejected(line, *refused[ordinal], row_text(values)))
+                                reject(Rejected(line, *refused[ordinal], row_text(values), redacted=True))
                                 continue
                             try:
                                 copy.write_row((batch_id, label, line, *values))

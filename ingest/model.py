@@ -17,6 +17,9 @@ class Rejected(NamedTuple):
     field: str
     reason: str
     raw: str
+    # True when `raw` holds no identifier of the input any more (the parser pseudonymised it, or
+    # it is the row as it would have landed): the quarantine then only masks what looks like one.
+    redacted: bool = False
 
 
 # A good row is a plain (line, values) tuple: values in the order of RawTable.columns.

@@ -49,4 +49,4 @@ def unwritable(table: RawTable, line: int, values: Sequence[Any], error: Excepti
         reason = "contains a NUL (0x00) byte, which PostgreSQL text cannot hold; the file may be corrupt here"
     else:
         reason = f"cannot be stored: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
-    return Rejected(line, column, reason, row_text(values))
+    return Rejected(line, column, reason, row_text(values), redacted=True)  # values as they would land

@@ -87,10 +87,13 @@ def test_a_build_with_another_key_fails_before_dbt_runs(
     assert check_pseudonym_key() == key_fingerprint(TEST_KEY)
 
 
-def test_the_key_never_enters_the_repository() -> None:
+def test_the_key_never_enters_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rule 2: the local key file is git-ignored and no tracked file holds the key in use."""
     from urm.platform.settings import pseudonym_key, urm_home
 
+    # the key a user gets without configuring one (the demo run sets the tests' key for the session)
+    monkeypatch.delenv("URM_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("URM_HOME", raising=False)
     key = pseudonym_key(announce=False).decode()
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", str(urm_home() / "pseudonym.key")], cwd=PROJECT_ROOT, check=False

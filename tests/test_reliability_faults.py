@@ -187,6 +187,24 @@ def _postgres_processes(postmaster: int) -> list[int]:
     return [postmaster, *children]
 
 
+def _wait_gone(pids: list[int], within: float = 30) -> None:
+    """Wait until every process has ended (a zombie counts as ended: it holds nothing)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state not in {"Z", "X"}:
+                alive.append(pid)
+        if not alive:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"killed server processes still running: {alive}")
+
+
 def test_warehouse_server_killed_during_a_load_then_the_rerun_lands_every_row_once(tmp_path: Path) -> None:
     from urm.platform.warehouse import EmbeddedWarehouse
 
@@ -212,8 +230,10 @@ def test_warehouse_server_killed_during_a_load_then_the_rerun_lands_every_row_on
         try:
             assert reached.wait(30)
             postmaster = int((server.pgdata / "postmaster.pid").read_text().split()[0])
-            for pid in _postgres_processes(postmaster):
+            killed = _postgres_processes(postmaster)
+            for pid in killed:
                 os.kill(pid, signal.SIGKILL)
+            _wait_gone(killed)  # a restart while one still holds shared memory would be refused
             go.set()
             kind, message = loader.results.get(timeout=30)
             assert kind == "error"  # the loader saw the server go; nothing to retry by itself

@@ -151,6 +151,18 @@ SEEDS: dict[str, bytes] = {
     "evergreen-circ": _EVERGREEN.encode(),
 }
 SEEDS["counter-csv"] = SEEDS["counter-tsv"].replace(b"\t", b",")
+# The synthetic university of the fuzz's size has no volunteering and no survey: literal seeds.
+SEEDS["volunteer-csv"] = (
+    "record_id,person_id,activity,date,hours\n"
+    "V1,S2025000001,图书整架,2025-09-06,3\nV2,S2025000002,新生导览,2025-09-07,2.5\n"
+).encode()
+SEEDS["survey-csv"] = (
+    "response_id,survey,person_id,submitted_at,service_area,question,question_type,score,comment,"
+    "suggestion_status\n"
+    "R1,autumn,S2025000001,2025-09-20 10:00,spaces,Q1,rating,4,,\n"
+    "R1,autumn,S2025000001,2025-09-20 10:00,overall,Q9,nps,9,,\n"
+    'R1,autumn,S2025000001,2025-09-20 10:00,spaces,Q10,comment,,"太吵了, too noisy",accepted\n'
+).encode()
 
 HOSTILE_TEXT = [
     "\x00",

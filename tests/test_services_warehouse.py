@@ -170,14 +170,14 @@ def key(person_id: str) -> str:
     return PSEUDONYM("person", person_id)
 
 
-def load(url: str, source: str, path: Path, **options: object) -> list[dict]:
-    results = ingest_files(url, source, None, [path], key=TEST_KEY, max_reject_share=0.5, options=options)
+def load(url: str, source: str, path: Path, fmt: str | None = None, **options: object) -> list[dict]:
+    results = ingest_files(url, source, fmt, [path], key=TEST_KEY, max_reject_share=0.5, options=options)
     return [r.as_dict() for r in results]
 
 
 def load_everything(url: str, folder: Path) -> list[dict]:
     write(folder / "campus" / "people-0001.json", json.dumps(ROSTER, ensure_ascii=False))
-    results = load(url, "campus", folder / "campus" / "people-0001.json")
+    results = load(url, "campus", folder / "campus" / "people-0001.json", "campus-json")
     results += load(url, "spaces", write(folder / "spaces" / "bookings-1.csv", BOOKINGS_1))
     results += load(
         url,

@@ -70,7 +70,12 @@ def code_and_name(record: Mapping[str, Any], field: str) -> tuple[str | None, st
     code = value.get("code")
     if not code:
         raise Bad(f"{field}.code", "code is required when the object is present")
-    return str(code).strip(), (value.get("name") or value.get("name_en"))
+    name = value.get("name") or value.get("name_en")
+    if name is not None and not isinstance(name, str):
+        raise Bad(f"{field}.name", f"expected text, found {type(name).__name__}")
+    if isinstance(code, dict | list):
+        raise Bad(f"{field}.code", f"expected text, found {type(code).__name__}")
+    return str(code).strip(), name
 
 
 def flag(consent: Mapping[str, Any], name: str, default: bool) -> bool:

@@ -37,7 +37,7 @@ from ingest.campus.person import (
     timezone_of,
 )
 from ingest.campus.tables import CAMPUS_SYNC_STATE, CAMPUS_UNITS
-from ingest.errors import InvalidOption
+from ingest.errors import FileRefused, InvalidOption
 from ingest.model import Fetched, ParseContext, ParsedItem, Rejected
 from ingest.values import parse_instant
 
@@ -50,13 +50,19 @@ UNIT_PARENT = {
 }
 
 
-class SyncFileError(ValueError):
+class SyncFileError(FileRefused):
     """The file is not a campus sync file."""
 
 
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
+    """(line number, the line's JSON value), or the decoding error in its place."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                yield number, err
+                continue
             if not line.strip():
                 continue
             try:
@@ -83,6 +89,9 @@ def _records(path: Path, ctx: ParseContext) -> Iterator[tuple[int, str, Any] | R
     for number, item in _lines(path):
         if isinstance(item, json.JSONDecodeError):
             yield Rejected(number, "(json)", f"not valid JSON: {item.msg}", "")
+            continue
+        if isinstance(item, UnicodeDecodeError):
+            yield Rejected(number, "(encoding)", f"not valid UTF-8 at byte {item.start + 1}", "")
             continue
         if not header_seen:
             header_seen = True

@@ -198,6 +198,12 @@ def parse_counter_interval(path: Path, ctx: ParseContext) -> Iterator[ParsedItem
             yield Rejected(line.number, bad.field, str(bad), raw)
             continue
         yield line.number, row
+    if layout is None and device:  # only "device block" lines: the table's header was never found
+        raise GateFileError(
+            f"{path}: no counter table header found in {len(device)} lines; expected "
+            "RuleName,In,Out,StartTime,EndTime (after the device block), a header with "
+            "_SUM_IN and _SUM_OUT columns, or Id,DateTime,Branch,Total,Comment"
+        )
 
 
 def _device_name(device: dict[str, str]) -> str | None:

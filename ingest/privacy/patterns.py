@@ -16,10 +16,12 @@ import re
 _L = r"(?<![0-9A-Za-z])"  # left boundary
 _R = r"(?![0-9A-Za-z])"  # right boundary
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Parts are bounded (a local part has at most 64 characters) so that a long run of letters without
+# an "@" costs linear time, not quadratic: quarantined lines may be hostile.
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 URL_USERINFO = re.compile(r"(?<=://)[^/@\s\"']+@")
 # A query string: anything after "?" that carries a key=value (search terms, tokens, e-mails).
-QUERY_STRING = re.compile(r"\?[^\s\"'<>]*=[^\s\"'<>]*")
+QUERY_STRING = re.compile(r"\?[^\s\"'<>]{0,256}?=[^\s\"'<>]*")
 RESIDENT_ID = re.compile(_L + r"\d{17}[\dXx]" + _R)
 MOBILE = re.compile(_L + r"(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}" + _R)
 LANDLINE = re.compile(_L + r"0\d{2,3}-\d{7,8}" + _R)
@@ -36,7 +38,7 @@ NAMED_FIELD_NAMES = (
 )
 NAMED_FIELD = re.compile(
     r"(?i)(?P<q>[\"']?)\b(?P<name>" + NAMED_FIELD_NAMES + r")(?P=q)(?P<sep>\s*[=:]\s*)"
-    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,;&\"'}\]]+)"
+    r"(?P<value>\"(?:[^\"\\]|\\.){0,1000}\"|'[^']{0,1000}'|[^\s,;&\"'}\]]+)"
 )
 
 RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -48,7 +48,8 @@ def mask_identifiers(text: str) -> str:
     text = patterns.URL_USERINFO.sub("<user>@", text)
     text = patterns.QUERY_STRING.sub("?<query>", text)
     text = patterns.NAMED_FIELD.sub(_mask_named, text)
-    text = patterns.EMAIL.sub("<email>", text)
+    if "@" in text:
+        text = patterns.EMAIL.sub("<email>", text)
     text = patterns.RESIDENT_ID.sub("<id-number>", text)
     text = patterns.MOBILE.sub("<phone>", text)
     text = patterns.LANDLINE.sub("<phone>", text)
@@ -66,13 +67,15 @@ def redact_rejected(
     `ctx` supplies the pseudonymiser (without it identifiers are removed instead) and the format's
     options (an EZproxy LogFormat); `path` is the file, whose header names a delimited line's
     columns."""
-    raw = rejected.raw or ""
-    if raw:
+    raw = (rejected.raw or "")[: 2 * MAX_RAW]  # what is kept is cut anyway; hostile lines are long
+    if raw and rejected.redacted:  # the parser's own redaction, or the row as it would land
+        raw = mask_identifiers(raw)[:MAX_RAW]
+    elif raw:
         raw = _redact_text(fmt, raw, ctx, path)[:MAX_RAW]
     reason = mask_identifiers(rejected.reason)
     if raw == rejected.raw and reason == rejected.reason:
         return rejected
-    return Rejected(rejected.line, rejected.field, reason, raw)
+    return Rejected(rejected.line, rejected.field, reason, raw, redacted=True)
 
 
 # -- what kind of identifier a field holds -----------------------------------------------------
@@ -330,7 +333,7 @@ def _field_spans(
 # -- masking helpers -----------------------------------------------------------------------------
 
 
-PSEUDONYM = re.compile(r"[0-9a-f]{32}")
+PSEUDONYM = re.compile(r"(?:[a-z]+:)?[0-9a-f]{32}")  # a pseudonym, perhaps with its kind
 
 
 def _mask_named(found: re.Match[str]) -> str:

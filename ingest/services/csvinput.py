@@ -288,7 +288,9 @@ def rows(
         try:
             yield item.line, build(item)
         except BadField as bad:
-            yield Rejected(item.line, item.where(bad.field), str(bad), quarantine_text(item, spec, ctx))
+            yield Rejected(
+                item.line, item.where(bad.field), str(bad), quarantine_text(item, spec, ctx), redacted=True
+            )
 
 
 # --- typed fields ------------------------------------------------------------------------------

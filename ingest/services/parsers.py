@@ -263,9 +263,8 @@ def feedback_items(
                 found.topics if found else None,
             )
         except c.BadField as bad:
-            yield Rejected(
-                record.line, record.where(bad.field), str(bad), c.quarantine_text(record, FEEDBACK, ctx)
-            )
+            raw = c.quarantine_text(record, FEEDBACK, ctx)
+            yield Rejected(record.line, record.where(bad.field), str(bad), raw, redacted=True)
             continue
         yield record.line, row, redact(comment) if comment else None
 
