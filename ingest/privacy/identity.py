@@ -78,7 +78,9 @@ def record_identities(
             if person_key is None:
                 continue
             known = [("person", person.person_id), *person.identifiers]
-            clear = [(kind, normalise(value)) for kind, value in known if value is not None]
+            # kept as written (a re-identified export gives the campus its own numbers); matching
+            # (pseudonyms, erasure digests) normalises
+            clear = [(kind, value.strip()) for kind, value in known if value is not None]
             clear = [(kind, value) for kind, value in clear if value and value != "-"]
             if erased and salt is not None and any(identifier_digest(salt, k, v) in erased for k, v in clear):
                 dropped.append(person_key)

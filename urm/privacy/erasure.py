@@ -97,7 +97,7 @@ def erase_person(
             key_set = create_key_set(conn)
             add_keys(conn, key_set, keys)
             done = scrub(conn, key_set, user_schemas(conn))
-            for _, value in clear:
+            for value in {normalise(value) for _, value in clear}:
                 if len(value) >= MIN_SEARCHED_LENGTH:
                     cur = conn.execute(
                         "delete from quarantine.rejected_rows where strpos(lower(raw_text), %s) > 0", (value,)
