@@ -1,8 +1,9 @@
 """The campus roster's history: how the people of the final roster got there, as the campus data
 hub records it. Each change is a person record with its updated_at (the hub's change feed):
 
-- everyone has a first record before the period, except new students, whose records are created
-  during it (freshmen arriving the first week of September);
+- everyone has a first record before the period (before the circulation history too, when the
+  university has one, so that every card used then was valid then), except new students, whose
+  records are created during it (freshmen arriving the first week of September);
 - changes of major (a few bachelor students move to another major of their college mid-period);
 - suspensions (the roster's suspended students, and a few who are suspended for some weeks, then
   reinstated), withdrawals, graduations (on 1 July, for those who leave during the period);
