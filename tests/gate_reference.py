@@ -4,11 +4,15 @@ cumulative people counter (readings to visitors). Tests compare the warehouse wi
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 DOUBLE_SWIPE = timedelta(seconds=60)
@@ -193,3 +197,37 @@ def daily_visitors(
             else:
                 result[d] = amount / len(open_days)
     return result
+
+
+# -- the synthetic university's swipe exports -------------------------------------------------------
+
+
+def read_swipes(folder: Path, gate_site: Mapping[str, str], zone: ZoneInfo) -> list[Swipe]:
+    """Every well-formed swipe of the three export shapes in `folder` (the gate/swipes folder of
+    the synthetic university), keyed by file and line; `gate_site` maps a turnstile to its site.
+    A line whose time cannot be read is left out (the loader quarantines it)."""
+    swipes: list[Swipe] = []
+
+    def add(where: str, card: str, gate: str, direction: str, result: str, at: datetime) -> None:
+        swipes.append(Swipe(where, card, gate_site.get(gate), direction, result, at))
+
+    for path in sorted(folder.glob("main-*.csv")):
+        for line, row in enumerate(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))), start=2):
+            try:
+                at = datetime.strptime(row["passed_at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
+            except ValueError:
+                continue
+            add(f"{path.name}:{line}", row["card_number"], row["gate"], row["direction"], row["result"], at)
+    for path in sorted(folder.glob("med-*.csv")):
+        text = path.read_bytes().decode("gb18030")
+        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            at = datetime.strptime(row["时间"], "%Y/%m/%d %H:%M:%S").replace(tzinfo=zone)
+            direction = {"进": "in", "出": "out"}[row["方向"]]
+            result = {"通过": "granted", "拒绝": "denied"}[row["结果"]]
+            add(f"{path.name}:{line}", row["卡号"], row["通道"], direction, result, at)
+    for path in sorted(folder.glob("study24-*.jsonl")):
+        for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            row = json.loads(text)
+            at = datetime.fromisoformat(row["passed_at"])
+            add(f"{path.name}:{line}", row["card_number"], row["gate"], row["direction"], row["result"], at)
+    return swipes

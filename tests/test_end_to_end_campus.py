@@ -151,11 +151,6 @@ def test_loans_count_for_the_major_of_their_time(
     assert both_sides >= 1, "some student borrowed both before and after changing major"
 
 
-@pytest.mark.xfail(
-    reason="the demo's 300 days of circulation history (personas) predate the campus history "
-    "and its cards (open in #7)",
-    strict=False,
-)
 def test_loans_on_a_replaced_card_resolve_to_the_same_person(
     warehouse: psycopg.Connection, feed: dict, issues: list[dict]
 ) -> None:
@@ -198,11 +193,6 @@ def test_vip_readers_are_flagged(warehouse: psycopg.Connection, feed: dict) -> N
     assert flagged == expected
 
 
-@pytest.mark.xfail(
-    reason="the demo's 300 days of circulation history (personas) predate the campus history "
-    "and its cards (open in #7)",
-    strict=False,
-)
 def test_identity_resolution_is_reported_per_source_and_month(warehouse: psycopg.Connection) -> None:
     rows = warehouse.execute(
         "select source, month, identifiers, unresolved from marts.identity_resolution_monthly"

@@ -49,6 +49,14 @@ def truth(demo_run: dict) -> dict:
     for page in sorted((sources / "campus").glob("people-*.json")):
         for person in json.loads(page.read_text(encoding="utf-8"))["data"]:
             users[person["library"]["card_number"]] = pseudonym("person", person["person_id"])
+    # a lost card was its holder's until its replacement: the hub's change feed lists both
+    roster = set(users.values())
+    with open(sources / "campus_hub" / "persons.jsonl", encoding="utf-8") as stream:
+        for line in stream:
+            record = json.loads(line)
+            key = pseudonym("person", record["person_id"])
+            for card in record.get("cards") or [] if key in roster else []:
+                users[card["card_number"]] = key
     gate_site = {
         r["device_id"]: r["site_code"] for r in _seed("gate_devices") if r["device_kind"] == "turnstile"
     }

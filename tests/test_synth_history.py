@@ -9,6 +9,7 @@ import io
 import json
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from urm_demo.synth import generate
@@ -64,3 +65,38 @@ def test_history_borrowers_were_at_the_university_then(folders: tuple[Path, Path
         )
         if person["enrollment_status"] == "graduated":
             assert datetime.fromisoformat(row["datetime"]).date() <= date(2025, 6, 30)
+
+
+def test_every_card_is_its_holders_at_each_event(folders: tuple[Path, Path]) -> None:
+    """Loans (history included) and gate swipes use a card the campus hub says was valid then: a
+    lost card until its replacement, the new one from then, every first card from before the
+    history began."""
+    _, with_history = folders
+    zone = ZoneInfo("Asia/Shanghai")
+    validity: dict[str, tuple[datetime, datetime | None]] = {}
+    for line in (with_history / "campus_hub" / "persons.jsonl").read_text(encoding="utf-8").splitlines():
+        for card in json.loads(line).get("cards") or []:
+            validity[card["card_number"]] = (
+                datetime.fromisoformat(card["valid_from"]),
+                datetime.fromisoformat(card["valid_to"]) if card["valid_to"] else None,
+            )
+    uses = []
+    for path in sorted((with_history / "circulation" / "koha").glob("statistics-*.csv")):
+        data = path.read_bytes()
+        text = data.decode("utf-8") if int(path.stem[-2:]) % 2 else data.decode("gb18030")
+        uses += [
+            (r["cardnumber"], r["datetime"]) for r in csv.DictReader(io.StringIO(text)) if r["cardnumber"]
+        ]
+    for path in sorted((with_history / "gate" / "swipes").glob("main-*.csv")):
+        rows = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
+        uses += [(r["card_number"], r["passed_at"]) for r in rows if r["passed_at"][11:13] < "24"]
+    assert uses
+    replaced = 0
+    for card, at in uses:
+        if card.startswith("29"):  # the gates' visiting readers: on no roster
+            continue
+        moment = datetime.fromisoformat(at).replace(tzinfo=zone)
+        valid_from, valid_to = validity[card]
+        assert valid_from <= moment and (valid_to is None or moment < valid_to), (card, at)
+        replaced += valid_to is not None
+    assert replaced, "some events on a card that was later replaced"

@@ -1,8 +1,9 @@
 """The campus roster's history: how the people of the final roster got there, as the campus data
 hub records it. Each change is a person record with its updated_at (the hub's change feed):
 
-- everyone has a first record before the period, except new students, whose records are created
-  during it (freshmen arriving the first week of September);
+- everyone has a first record before the period (before the circulation history too, when the
+  university has one, so that every card used then was valid then), except new students, whose
+  records are created during it (freshmen arriving the first week of September);
 - changes of major (a few bachelor students move to another major of their college mid-period);
 - suspensions (the roster's suspended students, and a few who are suspended for some weeks, then
   reinstated), withdrawals, graduations (on 1 July, for those who leave during the period);
@@ -117,8 +118,17 @@ def _between(rng: random.Random, first: datetime, last: datetime) -> datetime:
     return (first + timedelta(seconds=rng.randrange(seconds + 1))).replace(second=0)
 
 
-def build_campus_history(people: list[Person], start: date, end: date, seed: int) -> CampusHistory:
+def build_campus_history(
+    people: list[Person], start: date, end: date, seed: int, *, since: date | None = None
+) -> CampusHistory:
+    """The hub's history of `people` over the period `start`..`end`. `since` (before `start`): the
+    first day of the activity generated before the period (the circulation history); everyone at
+    the university by then (all but this year's entrants) is on the hub, card included, from
+    before it, so that every card used then is valid then. Without it the hub's first records
+    fall a few weeks before the period."""
     rng = random.Random(f"{seed}:campus-history")
+    # moves the first records back without a draw of its own: the rest of the hub stays the same
+    reach_back = timedelta(days=(start - since).days) if since is not None and since < start else timedelta(0)
     year = academic_year(start)
     period_start = datetime.combine(start, time(0), ZONE)
     now = datetime.combine(end, time(23, 59), ZONE)
@@ -128,7 +138,9 @@ def build_campus_history(people: list[Person], start: date, end: date, seed: int
     histories: dict[str, PersonHistory] = {}
     cards_in_use = {p.card_number for p in people}
     for person in people:
-        histories[person.person_id] = _history(person, rng, year, start, end, now, inside, cards_in_use)
+        histories[person.person_id] = _history(
+            person, rng, year, start, end, now, inside, cards_in_use, reach_back
+        )
     for history in _deleted_people(people, rng, year, period_start, now, inside):
         histories[history.person_id] = history
     org_units = [
@@ -182,6 +194,7 @@ def _history(
     now: datetime,
     inside: tuple[datetime, datetime] | None,
     cards_in_use: set[str],
+    reach_back: timedelta = timedelta(0),
 ) -> PersonHistory:
     final = person.record(end)
     history = PersonHistory(person.person_id, roles=_roles(person, rng))
@@ -191,7 +204,7 @@ def _history(
     if person.person_type == STUDENT and person.entry_year == year:
         created = _moment(date(year, 9, 3) + timedelta(days=rng.randrange(5)), rng)
     else:
-        created = _moment(start - timedelta(days=15 + rng.randrange(45)), rng)
+        created = _moment(start - timedelta(days=15 + rng.randrange(45)), rng) - reach_back
     created = min(created, now - timedelta(minutes=30))
     changes: list[tuple[datetime, dict[str, Any]]] = []  # (when, fields that change then)
     first = copy.deepcopy(final)

@@ -109,9 +109,18 @@ def _local_day_start(day: date) -> datetime:
 
 class GateSimulation:
     def __init__(
-        self, people: list[Person], start: date, end: date, seed: int, out_dir: Path, manifest: Manifest
+        self,
+        people: list[Person],
+        start: date,
+        end: date,
+        seed: int,
+        out_dir: Path,
+        manifest: Manifest,
+        card_at: Callable[[Person, datetime], str] | None = None,
     ) -> None:
         self.people, self.start, self.end = people, start, end
+        # the card a person holds at a moment (a lost card is replaced): the campus history says
+        self.card_at = card_at or (lambda person, moment: person.card_number)
         self.out_dir, self.manifest = out_dir, manifest
         self.rng = random.Random(f"{seed}:gate")
         self.np_rng = np.random.default_rng([seed, 3])
@@ -247,7 +256,7 @@ class GateSimulation:
         leave = self._stay(arrival, close_hour)
         if site == "MED" and self.rng.random() < QUICK_MED_VISIT:  # drops a book in the return box
             leave = arrival + timedelta(seconds=self.rng.randrange(20, 80))
-        self._visit(site, person.card_number, person.name, arrival, leave)
+        self._visit(site, self.card_at(person, arrival), person.name, arrival, leave)
 
     def _visiting_readers(self, day: date, open_hour: int, close_hour: int) -> None:
         for card, name in self._visitor_cards:
@@ -273,13 +282,13 @@ class GateSimulation:
         )
         if closed_next:  # the room closes with the library on closed holidays
             leave = min(leave, _local_day_start(day + timedelta(days=1)) - timedelta(minutes=5))
-        self._visit("STUDY24", person.card_number, person.name, arrival, leave)
+        self._visit("STUDY24", self.card_at(person, arrival), person.name, arrival, leave)
 
     def _denied_attempt(self, person: Person, day: date, open_hour: int, close_hour: int) -> None:
         at = self._arrival(day, open_hour, close_hour)
         self._swipe(
             "MAIN",
-            person.card_number,
+            self.card_at(person, at),
             person.name,
             self.rng.choice(("MAIN-G1", "MAIN-G2")),
             "in",

@@ -98,7 +98,7 @@ def generate(
     summary.students = sum(p.person_type == STUDENT for p in people)
     summary.faculty = sum(p.person_type == FACULTY for p in people)
     summary.staff = sum(p.person_type == STAFF for p in people)
-    history = build_campus_history(people, start, end, seed)
+    history = build_campus_history(people, start, end, seed, since=_history_start(start, history_days))
     _write_campus_hub(out_dir, manifest, history)
 
     collection = Collection(seed, users * ITEMS_PER_USER)
@@ -109,7 +109,7 @@ def generate(
         from urm_demo.synth.history import write_circulation_history
 
         summary.history_loans = write_circulation_history(
-            people, collection, start, history_days, seed, out_dir, manifest
+            people, collection, start, history_days, seed, out_dir, manifest, card_at=history.card_at
         )
 
     circulation = CirculationSimulation(
@@ -133,7 +133,9 @@ def generate(
     manifest.add(out_dir / "ezproxy" / "logformats.json", "ezproxy_logformats")
     manifest.add(out_dir / "ezproxy" / "platform_hosts.json", "ezproxy_platform_hosts")
 
-    gate = GateSimulation(people, start, end, seed, out_dir, manifest).run(on_progress)
+    gate = GateSimulation(people, start, end, seed, out_dir, manifest, card_at=history.card_at).run(
+        on_progress
+    )
     summary.gate_swipes, summary.gate_visits = gate.swipes, gate.visits
     summary.gate_cardless_visits = gate.cardless_visits
     ServicesSimulation(people, start, end, seed, out_dir, manifest).run(on_progress)
@@ -248,3 +250,12 @@ def _write_campus_hub(out_dir: Path, manifest: Manifest, history: CampusHistory)
             for item in records:
                 stream.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
         record.rows = len(records)
+
+
+def _history_start(start: date, history_days: int) -> date | None:
+    """The first day of the circulation history before the period, if there is one."""
+    if history_days <= 0:
+        return None
+    from urm_demo.synth.history import history_period
+
+    return history_period(start, history_days)[0]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from urm_demo.synth.academic_calendar import academic_year
@@ -61,8 +62,12 @@ def write_circulation_history(
     seed: int,
     out_dir: Path,
     manifest: Manifest,
+    card_at: Callable[[Person, datetime], str] | None = None,
 ) -> int:
-    """Simulate and write the history's Koha statistics and FOLIO loans; returns its loans."""
+    """Simulate and write the history's Koha statistics and FOLIO loans; returns its loans.
+
+    `card_at(person, moment)` names the card each event is made with (the campus history's: a
+    lost card's replacement only from the day it was issued); without it, the roster's card."""
     first, last = history_period(start, history_days)
     # a random stream of its own: the history never changes the period's files
     history_seed = int(hashlib.sha256(f"{seed}:circulation-history".encode()).hexdigest()[:12], 16)
@@ -74,5 +79,6 @@ def write_circulation_history(
         history_seed,
         out_dir,
         manifest,
+        card_at=card_at,
     )
     return simulation.run().loans
