@@ -153,7 +153,6 @@ def _batches(url: str) -> list[tuple]:
         return conn.execute("select batch_id, finished_at from raw.load_log order by 1").fetchall()
 
 
-@pytest.fixture
 @contextmanager
 def scheduler_warehouse(warehouse_url: str) -> Iterator[str]:
     """A fresh, migrated warehouse database for the scheduled run alone (the session's test
