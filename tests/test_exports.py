@@ -80,6 +80,9 @@ def marts(conn: psycopg.Connection) -> psycopg.Connection:
         from {SCHEMA}.dim_user d left join {SCHEMA}.fct_loans l using (user_key)
         where d.consent_profiling group by 1, 2, 3, 4"""
     )
+    # exports read as urm_exporter, which dbt grants the marts to (macros/privacy_grants.sql)
+    conn.execute(f"grant usage on schema {SCHEMA} to urm_exporter")
+    conn.execute(f"grant select on all tables in schema {SCHEMA} to urm_exporter")
     return conn
 
 
