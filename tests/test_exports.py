@@ -341,7 +341,8 @@ def test_a_contract_reads_only_what_the_export_role_may(marts, out, warehouse_ur
 def test_a_column_or_mart_outside_the_grants_is_refused(marts, out, warehouse_url, tmp_path) -> None:
     marts.execute(f"revoke select on {SCHEMA}.user_persona from urm_exporter")
     marts.execute(
-        f"grant select (user_key, user_type, user_group, loans_in_window) on {SCHEMA}.user_persona to urm_exporter"
+        f"grant select (user_key, user_type, user_group, loans_in_window) on {SCHEMA}.user_persona "
+        "to urm_exporter"
     )
     message = _refused(marts, out, warehouse_url, None)
     assert "column 'college' of user_persona is not granted to the export role urm_exporter" in message
