@@ -120,6 +120,17 @@ def test_both_reports_draw_every_chart(demo_run: dict, tmp_path: Path) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
+def test_the_demo_wrote_both_reports(demo_run: dict) -> None:
+    output = demo_run["console"].file.getvalue()
+    written = [
+        Path(line.split("report: ", 1)[1].strip()) for line in output.splitlines() if "report: " in line
+    ]
+    assert {p.name for p in written} >= {"index.html"}
+    assert any(p.parent.name == "library" for p in written)
+    assert any(p.parent.name.startswith("college-") for p in written)
+    assert all(p.exists() and p.stat().st_size > 1000 for p in written)
+
+
 def test_mart_column_comments_are_visible_to_bi_tools(demo_run: dict) -> None:
     models = yaml.safe_load((DBT_PROJECT_DIR / "models/marts/core/_core__models.yml").read_text())
     dim_user = next(m for m in models["models"] if m["name"] == "dim_user")
