@@ -120,7 +120,8 @@ def check_with_privacy_suite(url: str, table: pa.Table, contract: Contract, *, k
 
     scratch = f"export_check_{uuid.uuid4().hex[:16]}"
     target = sql.SQL("restricted.{}").format(sql.Identifier(scratch))
-    allowed = [contract.reidentification.identifier] if contract.reidentification.allowed else []
+    reid = contract.reidentification
+    allowed = [reid.identifier] if reid.allowed and reid.identifier else []
     with connect(url) as conn:
         try:
             columns = sql.SQL(", ").join(

@@ -238,7 +238,7 @@ def reidentify(conn: psycopg.Connection, rows: list[dict[str, Any]], identifier:
     roster: a person's id is the student number of a student and the staff number of staff and
     faculty); rows of persons without one, or of the other kind, are left out."""
     keys = sorted({r["urm_user_key"] for r in rows})
-    found = dict(
+    found: dict[str, str] = dict(
         conn.execute(
             """select person_key, min(identifier) from restricted.identity
             where identifier_kind = 'person' and person_key = any(%s) group by 1""",
