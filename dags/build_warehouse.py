@@ -35,16 +35,28 @@ DAG_SETTINGS: dict = {
     **run_callbacks(deadline=pendulum.duration(hours=3)),
 }
 
+
+def selection_args() -> list[str]:
+    """dbt's --select/--exclude for the selection in URM_WAREHOUSE_SELECT / URM_WAREHOUSE_EXCLUDE."""
+    args = []
+    for option, variable in (("--select", "URM_WAREHOUSE_SELECT"), ("--exclude", "URM_WAREHOUSE_EXCLUDE")):
+        nodes = os.environ.get(variable, "").split()
+        if nodes:
+            args += [option, *nodes]
+    return args
+
+
 if os.environ.get("URM_WAREHOUSE_TASKS", "model") == "single":
     dag = DAG(**DAG_SETTINGS)
     with dag:
 
         @task
         def dbt_build() -> str:
-            """`dbt build` of the whole project (seeds, models, tests), in dependency order."""
+            """`dbt build` of the whole project (seeds, models, tests), in dependency order, or
+            of the selection URM_WAREHOUSE_SELECT / URM_WAREHOUSE_EXCLUDE when set."""
             from urm.platform.dbt import run_dbt
 
-            return run_dbt("build").stdout[-2000:]
+            return run_dbt("build", *selection_args()).stdout[-2000:]
 
         dbt_build()
 else:

@@ -132,8 +132,12 @@ def privacy_suite(
     *,
     k: int,
     consent_table: str = "marts.dim_user",
+    schema: str = MARTS,
+    allowed_columns: Sequence[str] = (),
 ) -> ExpectationSuite:
-    """The suite for one mart; `columns` are its (name, data type) pairs."""
+    """The suite for one mart; `columns` are its (name, data type) pairs. `schema` is where the
+    table lives (an export's rows are checked in a scratch table); `allowed_columns` are exempt
+    from the name and value rules (the identifier a re-identifying export contract grants)."""
     expectations: list[Any] = []
 
     def check(rule: str, query: str, column: str | None = None) -> None:
@@ -149,17 +153,18 @@ def privacy_suite(
         " or ".join(f"column_name ~* {_literal('^(?:' + p + ')$')}" for p in rules.deny_columns) or "false"
     )
     types = ", ".join(_literal(t) for t in rules.deny_types) or "''"
+    exempt = "".join(f" and column_name <> {_literal(c)}" for c in allowed_columns)
     check(
         "no identifying column name or address type",
         "select column_name, data_type from information_schema.columns "
-        f"where table_schema = {_literal(MARTS)} and table_name = {_literal(mart)} "
+        f"where table_schema = {_literal(schema)} and table_name = {_literal(mart)}{exempt} "
         f"and ({denied} or udt_name in ({types})) "
         "and (select count(*) from (select 1 from {batch} limit 1) as probe) >= 0",
     )
     names = {name for name, _ in columns}
     for name, data_type in columns:
         column = _quoted(name)
-        if data_type in TEXT_TYPES:
+        if data_type in TEXT_TYPES and name not in allowed_columns:
             cases = [
                 f"when {column} ~ {_literal(p)} then {_literal(label)}"
                 for label, p in rules.value_patterns.items()
@@ -208,7 +213,9 @@ def dbt_k_anonymity(project_dir: Path | None = None) -> int:
     return int((project.get("vars") or {}).get("k_anonymity", 10))
 
 
-def mart_columns(url: str, marts: Sequence[str] | None = None) -> dict[str, list[tuple[str, str]]]:
+def mart_columns(
+    url: str, marts: Sequence[str] | None = None, schema: str = MARTS
+) -> dict[str, list[tuple[str, str]]]:
     import os
     import re
 
@@ -220,7 +227,7 @@ def mart_columns(url: str, marts: Sequence[str] | None = None) -> dict[str, list
             "select c.table_name, c.column_name, c.data_type from information_schema.columns as c "
             "join information_schema.tables as t using (table_schema, table_name) "
             "where c.table_schema = %s and t.table_type = 'BASE TABLE' order by 1, c.ordinal_position",
-            (MARTS,),
+            (schema,),
         ).fetchall()
     found: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in rows:
@@ -236,21 +243,32 @@ def check_marts(
     rules: PrivacyRules | None = None,
     k: int | None = None,
     consent_table: str = "marts.dim_user",
+    schema: str = MARTS,
+    allowed_columns: Sequence[str] = (),
 ) -> PrivacyReport:
-    """Run the privacy suite on every mart (or the named ones)."""
+    """Run the privacy suite on every mart (or the named ones); `schema` and `allowed_columns` as
+    in privacy_suite."""
     from expectations.runner import _ephemeral_context, _gx_url
 
     rules = rules or privacy_rules()
     k = k if k is not None else dbt_k_anonymity()
-    tables = mart_columns(url, marts)
+    tables = mart_columns(url, marts, schema)
     outcomes: list[PrivacyOutcome] = []
     if tables:
         context = _ephemeral_context()
         source = context.data_sources.add_postgres("warehouse_marts", connection_string=_gx_url(url))
         for mart, columns in tables.items():
-            suite = privacy_suite(mart, columns, rules, k=k, consent_table=consent_table)
+            suite = privacy_suite(
+                mart,
+                columns,
+                rules,
+                k=k,
+                consent_table=consent_table,
+                schema=schema,
+                allowed_columns=allowed_columns,
+            )
             try:
-                asset = source.add_table_asset(name=mart, table_name=mart, schema_name=MARTS)
+                asset = source.add_table_asset(name=mart, table_name=mart, schema_name=schema)
                 batch = asset.add_batch_definition_whole_table("privacy").get_batch()
                 result = batch.validate(suite, result_format="COMPLETE")
             except Exception as error:  # a mart that cannot be read is not published

@@ -80,6 +80,9 @@ def marts(conn: psycopg.Connection) -> psycopg.Connection:
         from {SCHEMA}.dim_user d left join {SCHEMA}.fct_loans l using (user_key)
         where d.consent_profiling group by 1, 2, 3, 4"""
     )
+    # exports read as urm_exporter, which dbt grants the marts to (macros/privacy_grants.sql)
+    conn.execute(f"grant usage on schema {SCHEMA} to urm_exporter")
+    conn.execute(f"grant select on all tables in schema {SCHEMA} to urm_exporter")
     return conn
 
 
@@ -293,3 +296,79 @@ def test_an_export_with_another_pseudonym_key_is_refused_before_writing(marts, o
     with pytest.raises(KeyMismatch):
         run_export("library_assessment", url=warehouse_url, schema=SCHEMA, key=b"another-key-0123456789abc")
     assert _files(out) == []
+
+
+# -- the export role and the privacy suite -------------------------------------------------------
+def _refused(marts, out, warehouse_url, folder, error=ContractRefused, consumer="library_assessment") -> str:
+    with pytest.raises(error) as caught:
+        _export(consumer, warehouse_url, folder)
+    message = str(caught.value)
+    assert "\n" not in message  # one line
+    assert _files(out) == []
+    assert marts.execute("select status from restricted.export_audit").fetchall() == [("refused",)]
+    return message
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sources": ["raw.campus_people"]}, "reads marts only"),
+        ({"sources": ["campus_people"]}, "no mart export_test_marts.campus_people"),
+        ({"row_filter": 'user_key in (select person_key from "restricted".identity)'}, "may only read"),
+    ],
+)
+def test_a_contract_naming_a_raw_table_is_refused(marts, out, warehouse_url, tmp_path, changes, message):
+    folder = tmp_path / "contracts"
+    _write_contract(folder, **changes)
+    assert message in _refused(marts, out, warehouse_url, folder)
+
+
+def test_a_contract_reads_only_what_the_export_role_may(marts, out, warehouse_url, tmp_path) -> None:
+    """SQL the contract check does not catch still runs as urm_exporter: a table outside the
+    marts is refused by PostgreSQL, and the export is refused in one line."""
+    marts.execute("drop table if exists public.export_test_secret")
+    marts.execute("create table public.export_test_secret (user_key text)")
+    folder = tmp_path / "contracts"
+    _write_contract(folder, row_filter="user_key not in (select user_key from public.export_test_secret)")
+    try:
+        message = _refused(marts, out, warehouse_url, folder)
+    finally:
+        marts.execute("drop table public.export_test_secret")
+    assert "the export role urm_exporter refused the contract's query" in message
+    assert "permission denied for table export_test_secret" in message
+
+
+def test_a_column_or_mart_outside_the_grants_is_refused(marts, out, warehouse_url, tmp_path) -> None:
+    marts.execute(f"revoke select on {SCHEMA}.user_persona from urm_exporter")
+    marts.execute(
+        f"grant select (user_key, user_type, user_group, loans_in_window) on {SCHEMA}.user_persona "
+        "to urm_exporter"
+    )
+    message = _refused(marts, out, warehouse_url, None)
+    assert "column 'college' of user_persona is not granted to the export role urm_exporter" in message
+    marts.execute("truncate restricted.export_audit")
+    marts.execute(f"revoke select on {SCHEMA}.user_persona from urm_exporter")  # the suite withdrew it
+    message = _refused(marts, out, warehouse_url, None)
+    assert f"the export role urm_exporter may not read {SCHEMA}.user_persona" in message
+
+
+def test_the_rows_pass_the_projects_privacy_suite(marts, out, warehouse_url) -> None:
+    """A student number in a text column: the export's own pattern check does not know the
+    roster's formats, the privacy suite (config/privacy.yml) does; the re-identifying export's own
+    student_number column is exempt."""
+    from urm.exports.checks import PrivacyCheckFailed
+
+    marts.execute(f"update {SCHEMA}.user_persona set major = 'S2025123456' where user_key = 'u03'")
+    message = _refused(marts, out, warehouse_url, None, error=PrivacyCheckFailed)
+    assert "refused by the privacy suite: no identifier in values (column major)" in message
+    assert "S2025123456" not in message  # the rule and the count, never the value
+    assert marts.execute(
+        "select count(*) from pg_tables where schemaname = 'restricted' and tablename like 'export_check_%'"
+    ).fetchone() == (0,)
+    marts.execute(f"update {SCHEMA}.user_persona set major = 'History'")
+    marts.execute(f"update {SCHEMA}.user_persona set user_group = 'S2025123456' where user_key = 'u21'")
+    with pytest.raises(PrivacyCheckFailed, match="column user_group"):
+        _export("student_affairs_non_borrowers", warehouse_url)
+    marts.execute(f"update {SCHEMA}.user_persona set user_group = 'postgraduate'")
+    rows, manifest = _read_back(_export("student_affairs_non_borrowers", warehouse_url))
+    assert rows and any("privacy suite" in rule for rule in manifest["rules_applied"])

@@ -118,3 +118,111 @@ def test_an_unknown_college_is_a_clear_error(marts: str, warehouse_url: str, tmp
     with pytest.raises(InvalidOption, match="known codes: ART, LAW, SCI"):
         write_report(tmp_path, college="XYZ", url=warehouse_url, schema=marts)
     assert not (tmp_path / "index.html").exists()
+
+
+NULL_SCHEMA = "report_null_marts"
+EMPTY_SCHEMA = "report_empty_marts"
+MART_TABLES = {
+    "dim_user": "user_key text, user_type text, user_group text, college_code text, college_name text",
+    "fct_loans": "loan_key text, user_key text, subject_class text, loaned_at timestamptz, loan_date date",
+    "fct_eresource_sessions": "session_id text, user_key text, platform text, started_at timestamptz",
+    "fct_visits": "visit_key text, user_key text, entered_at timestamptz",
+    "user_lifecycle_monthly": "user_key text, month date, stage text, previous_stage text",
+}
+
+
+def _create_marts(conn: psycopg.Connection, schema: str) -> None:
+    conn.execute(f"drop schema if exists {schema} cascade")
+    conn.execute(f"create schema {schema}")
+    for table, columns in MART_TABLES.items():
+        conn.execute(f"create table {schema}.{table} ({columns})")
+
+
+@pytest.fixture(scope="module")
+def null_marts(warehouse_url: str) -> str:
+    """Every mart the reports read, with NULLs where a merged mart can hold them (a visit without
+    its entry swipe, a loan without a subject or a date, a person without a group or a college,
+    a group outside the report's vocabulary), and fct_eresource_sessions built but empty."""
+    rng = random.Random(7)
+    people = [(f"u{n}", "student", GROUPS[n % 3], "SCI", "Science") for n in range(60)]
+    people += [
+        ("nogroup", "student", None, "SCI", "Science"),
+        ("nocollege", "staff", "staff", None, None),
+        ("visitor", None, "visiting_scholar", "SCI", "Science"),
+    ]
+    start = datetime(2025, 9, 1, 8, tzinfo=UTC)
+    loans, visits, stages = [], [], []
+    for n, (key, *_rest) in enumerate(people):
+        for i in range(3):
+            at = start + timedelta(days=rng.randint(0, 30), hours=rng.randint(0, 10))
+            loans.append((f"{key}-{i}", key, rng.choice(["B", "D", None]), at, at.date()))
+            visits.append((f"{key}-v{i}", key, None if i == 0 else at))
+        for month in ("2025-09-01", "2025-10-01"):
+            stages.append((key, month, (None, "active", "new", "lapsed")[n % 4], None))
+    loans += [("orphan", None, "B", None, None), ("undated", "u1", "B", start, None)]
+    visits += [("exit-only", None, None), ("no-one", "nobody", start)]
+    stages += [("u2", None, "active", None)]
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        _create_marts(conn, NULL_SCHEMA)
+        with conn.cursor() as cur:
+            cur.executemany(f"insert into {NULL_SCHEMA}.dim_user values (%s, %s, %s, %s, %s)", people)
+            cur.executemany(f"insert into {NULL_SCHEMA}.fct_loans values (%s, %s, %s, %s, %s)", loans)
+            cur.executemany(f"insert into {NULL_SCHEMA}.fct_visits values (%s, %s, %s)", visits)
+            cur.executemany(
+                f"insert into {NULL_SCHEMA}.user_lifecycle_monthly values (%s, %s, %s, %s)", stages
+            )
+        _create_marts(conn, EMPTY_SCHEMA)
+    return NULL_SCHEMA
+
+
+def _figures(page: str) -> dict[str, str]:
+    """Each chart's key and what it shows: 'drawn' (an SVG with marks) or 'nodata' (a note)."""
+    found = {}
+    for figure in re.findall(r"<figure .*?</figure>", page, re.S):
+        key = re.search(r'data-chart="([a-z_]+)"', figure).group(1)  # type: ignore[union-attr]
+        if 'class="chart nodata"' in figure:
+            assert "No data yet." in figure
+            found[key] = "nodata"
+        else:
+            assert re.search(r'<svg[^>]*>.*class="mark', figure, re.S), f"{key} drew no mark"
+            found[key] = "drawn"
+    return found
+
+
+def test_reports_draw_every_chart_over_nulls_and_an_empty_mart(
+    null_marts: str, warehouse_url: str, tmp_path: Path
+) -> None:
+    [html] = write_report(tmp_path / "library", url=warehouse_url, schema=null_marts)
+    figures = _figures(html.read_text())
+    assert figures == {
+        "segments": "drawn",
+        "lifecycle_funnel": "drawn",
+        "lifecycle_flows": "drawn",
+        "penetration": "drawn",
+        "occupancy": "drawn",
+        "loan_hours": "drawn",
+        "subjects": "drawn",
+        "eresources": "nodata",  # built, no row
+    }
+    page = html.read_text()
+    assert "Visiting scholar" in page  # a group the report does not know is still shown
+    assert "rows in fct_eresource_sessions" in page
+    [college] = write_report(
+        tmp_path / "college", college="SCI", url=warehouse_url, schema=null_marts, pdf=False
+    )
+    assert set(_figures(college.read_text()).values()) == {"drawn", "nodata"}
+    assert _figures(college.read_text())["weekly"] == "drawn"
+    tally = _drawn(html)
+    assert tally == {"charts": 7, "charts-drawn": 7, "charts-nodata": 1}
+
+
+def test_reports_over_empty_marts_say_no_data_and_never_crash(
+    null_marts: str, warehouse_url: str, tmp_path: Path
+) -> None:
+    [html] = write_report(tmp_path, url=warehouse_url, schema=EMPTY_SCHEMA)
+    figures = _figures(html.read_text())
+    assert len(figures) == 8 and set(figures.values()) == {"nodata"}
+    from ingest.errors import InvalidOption
+
+    with pytest.raises(InvalidOption, match="known codes: none"):
+        write_report(tmp_path / "college", college="SCI", url=warehouse_url, schema=EMPTY_SCHEMA)

@@ -1,10 +1,14 @@
 """A real scheduled run: Airflow's scheduler, dag-processor and api-server (LocalExecutor, metadata
-in a database `airflow_test` on the embedded PostgreSQL) on a tiny synthetic university.
+in a database `airflow_test` on the embedded PostgreSQL) on a tiny synthetic university, in a
+warehouse database of its own (`<test database>_scheduler`, migrated here): whatever ran before in
+the session (the demo's university) is not in it.
 
 Nothing here calls `dag.test()`: the ingest DAGs run because their schedules say so, the warehouse
 DAG runs because their Asset events say so, and one more warehouse run is triggered through the
 REST API (/api/v2, JWT from SimpleAuthManager). Then the marts and the run history are checked.
-The warehouse DAG renders a dbt selection (+dim_user, URM_WAREHOUSE_SELECT) to stay within minutes.
+The warehouse DAG builds a dbt selection (+dim_user, URM_WAREHOUSE_SELECT) to stay within minutes,
+as one `dbt build` task (URM_WAREHOUSE_TASKS=single, the demo's rendering; set
+URM_SCHEDULER_TEST_TASKS=model to run Cosmos's task per model instead, several times slower).
 Every process the test starts is stopped at the end, whatever happened.
 """
 
@@ -20,6 +24,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -27,12 +32,16 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests.conftest import TEST_KEY, empty_landing
+from tests.conftest import TEST_DATABASE, TEST_KEY
 from urm.platform.settings import DAGS_DIR, PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 
 AIRFLOW_DATABASE = "airflow_test"
+WAREHOUSE_DATABASE = f"{TEST_DATABASE}_scheduler"
+# "single": each warehouse build is one `dbt build` of the selection; "model": one Cosmos task per
+# model (what a deployment renders by default), each paying a dbt start-up and a project parse.
+WAREHOUSE_TASKS = os.environ.get("URM_SCHEDULER_TEST_TASKS", "single")
 # Only the campus source and the warehouse: each Asset event costs a warehouse build, and this test
 # must stay within minutes on a busy machine. (Every DAG's schedule is checked in test_dags.py.)
 SCHEDULED_DAGS = ("ingest_campus", "build_warehouse")
@@ -144,24 +153,48 @@ def _batches(url: str) -> list[tuple]:
         return conn.execute("select batch_id, finished_at from raw.load_log order by 1").fetchall()
 
 
+@contextmanager
+def scheduler_warehouse(warehouse_url: str) -> Iterator[str]:
+    """A fresh, migrated warehouse database for the scheduled run alone (the session's test
+    database may hold the demo's university); dropped afterwards."""
+    from ingest.run import connect
+    from ingest.schema import migrate
+
+    admin = _with_database(warehouse_url, "postgres")
+
+    def recreate(*databases: str, create: bool = True) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for database in databases:
+                conn.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (database,)
+                )
+                conn.execute(f"drop database if exists {database}")
+                if create:
+                    conn.execute(f"create database {database}")
+
+    recreate(WAREHOUSE_DATABASE, AIRFLOW_DATABASE)
+    url = _with_database(warehouse_url, WAREHOUSE_DATABASE)
+    with connect(url) as conn:
+        migrate(conn)
+    try:
+        yield url
+    finally:
+        recreate(WAREHOUSE_DATABASE, AIRFLOW_DATABASE, create=False)
+
+
 @pytest.fixture
 def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
-    """Migrate `airflow_test`, start api-server, scheduler and dag-processor; stop them after."""
+    """Migrate `airflow_test`, start api-server, scheduler and dag-processor on a warehouse of the
+    test's own; stop them after."""
+    with scheduler_warehouse(warehouse_url) as url:
+        yield from _airflow_stack(url, tmp_path)
+
+
+def _airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
     from urm_demo.synth import generate
 
     from urm.platform.airflow_env import airflow_env
     from urm.platform.dbt import run_time_env
-
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        empty_landing(conn)
-        conn.execute("drop schema if exists marts cascade")
-    admin = _with_database(warehouse_url, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (AIRFLOW_DATABASE,)
-        )
-        conn.execute(f"drop database if exists {AIRFLOW_DATABASE}")
-        conn.execute(f"create database {AIRFLOW_DATABASE}")
 
     landing = tmp_path / "landing"
     summary = generate(landing, users=40, days=3, seed=5)
@@ -206,6 +239,7 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
         "URM_LANDING_DIR": str(landing),
         "URM_PSEUDONYM_KEY": TEST_KEY.decode(),
         "URM_WAREHOUSE_SELECT": SELECTION,
+        "URM_WAREHOUSE_TASKS": WAREHOUSE_TASKS,
         "URM_WAREHOUSE_EXCLUDE": " ".join(_tests_outside(SELECTION.lstrip("+"))),
         "URM_ALERT_WEBHOOK": "",
         "URM_RETRY_DELAY_SECONDS": "5",
@@ -253,6 +287,7 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
             "processes": processes,
             "logs": logs,
             "summary": summary,
+            "url": warehouse_url,
         }
     finally:
         for process in processes.values():
@@ -266,14 +301,8 @@ def airflow_stack(warehouse_url: str, tmp_path: Path) -> Iterator[dict]:
                 process.wait(timeout=10)
 
 
-@pytest.mark.xfail(
-    reason="after the shared demo run, dim_user keeps the demo's people: the test's own "
-    "university is not isolated yet (open in #12)",
-    strict=False,
-)
-def test_schedules_asset_events_the_api_and_a_backfill_drive_the_dags(
-    airflow_stack: dict, warehouse_url: str
-) -> None:
+def test_schedules_asset_events_the_api_and_a_backfill_drive_the_dags(airflow_stack: dict) -> None:
+    warehouse_url = airflow_stack["url"]
     api: Api = airflow_stack["api"]
     processes = airflow_stack["processes"]
     logs = airflow_stack["logs"]

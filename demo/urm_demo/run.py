@@ -95,7 +95,31 @@ def run_demo(
     _print_summary(console, counts, url=url, seconds=time.monotonic() - started)
     if gates:
         console.print(gates, highlight=False)
+    write_demo_reports(console, url)
     return counts
+
+
+def write_demo_reports(console: Console, url: str) -> list[Path]:
+    """Both reports from the demo's marts (`urm report`): the insights report, and the
+    learning-behaviour report of the college with the most students (its PDF when Chromium is
+    installed), under .urm/reports."""
+    from urm.reports.build import chromium, write_report
+
+    folder = urm_home() / "reports"
+    with console.status("writing the insights report and a college's report"):
+        written = write_report(folder / "library", url=url)
+        with connect(url) as conn:
+            row = conn.execute(
+                "select college_code from marts.dim_user where user_type = 'student' "
+                "and college_code is not null group by 1 order by count(*) desc, 1 limit 1"
+            ).fetchone()
+        if row:
+            written += write_report(
+                folder / f"college-{row[0]}", college=row[0], url=url, pdf=chromium() is not None
+            )
+    for path in written:
+        console.print(f"[green]✓[/green] report: {path}")
+    return written
 
 
 def _eresource_services(sources: Path, *, days: int, seed: int):

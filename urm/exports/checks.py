@@ -1,17 +1,26 @@
-"""The privacy check every export passes before anything is published.
+"""The privacy checks every export passes before anything is published, on the very rows about
+to be written:
 
-`check_before_publish(frame, contract)` looks at the very rows about to be written. Today it is a
-minimal deny-list and pattern check of its own; the project's privacy suite (Great Expectations,
-expectations/privacy.py) plugs in by being appended to `PRIVACY_CHECKS`: each check takes the
-frame (pandas) and the contract and returns the problems it found, as one-line strings.
+1. `check_before_publish(frame, contract)`: the export's own rules (pandas): the contract's deny-list
+   (no direct identifier, no user_key, no identifier the contract has no right to), values that
+   look like contact data, and no person count of 1 to k-1. More checks are appended to
+   `PRIVACY_CHECKS`: each takes the frame, the contract and k and returns one-line problems.
+2. `check_with_privacy_suite(url, table, contract)`: the project's privacy suite (Great
+   Expectations, expectations/privacy.py, rules in config/privacy.yml), the one every mart passes
+   before it is published: the rows go into a scratch table in `restricted` (which no reader role
+   may see), the suite runs on it, and the table is dropped. The identifier a re-identifying
+   contract grants is the one column exempt from its name and value rules.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 
 import pandas as pd
+import pyarrow as pa
+from psycopg import sql
 
 from ingest.errors import UserError
 from urm.exports.contract import FORBIDDEN_COLUMNS, IDENTIFIER_KINDS, Contract
@@ -83,4 +92,59 @@ def check_before_publish(frame: pd.DataFrame, contract: Contract, *, k: int = 10
     if problems:
         raise PrivacyCheckFailed(
             f"export {contract.consumer} refused by the privacy check: " + "; ".join(problems)
+        )
+
+
+# Arrow types of an export's columns -> PostgreSQL types of the scratch table the suite reads
+# (numbers as integer or numeric, so that the k-anonymity rule sees `_users` counts).
+_PG_TYPES = {
+    pa.bool_(): "boolean",
+    pa.int32(): "integer",
+    pa.int64(): "bigint",
+    pa.float64(): "numeric",
+    pa.date32(): "date",
+}
+
+
+def _pg_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    return _PG_TYPES.get(arrow_type, "text")
+
+
+def check_with_privacy_suite(url: str, table: pa.Table, contract: Contract, *, k: int) -> None:
+    """Run the project's privacy suite (Great Expectations) on the rows to be published; raise
+    PrivacyCheckFailed naming each failed rule and column (never a value)."""
+    from expectations.privacy import check_marts
+    from ingest.run import connect
+
+    scratch = f"export_check_{uuid.uuid4().hex[:16]}"
+    target = sql.SQL("restricted.{}").format(sql.Identifier(scratch))
+    reid = contract.reidentification
+    allowed = [reid.identifier] if reid.allowed and reid.identifier else []
+    with connect(url) as conn:
+        try:
+            columns = sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_pg_type(f.type)))  # type: ignore[arg-type]
+                for f in table.schema
+            )
+            conn.execute(sql.SQL("create unlogged table {} ({})").format(target, columns))
+            names = sql.SQL(", ").join(sql.Identifier(n) for n in table.column_names)
+            with (
+                conn.cursor() as cur,
+                cur.copy(sql.SQL("copy {} ({}) from stdin").format(target, names)) as copy,
+            ):
+                for row in table.to_pylist():
+                    copy.write_row(list(row.values()))
+            report = check_marts(url, [scratch], k=k, schema="restricted", allowed_columns=allowed)
+        finally:
+            conn.execute(sql.SQL("drop table if exists {}").format(target))
+    if not report.success:
+        problems = []
+        for outcome in report.failures:
+            found = "; ".join(", ".join(f"{key} {v}" for key, v in row.items()) for row in outcome.found[:5])
+            column = f" (column {outcome.column})" if outcome.column else ""
+            problems.append(f"{outcome.rule}{column}" + (f": {found}" if found else ""))
+        raise PrivacyCheckFailed(
+            f"export {contract.consumer} refused by the privacy suite: " + "; ".join(problems)
         )

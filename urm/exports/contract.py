@@ -50,7 +50,9 @@ FORBIDDEN_COLUMNS = (
 )
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Row filters and measures are SQL written in reviewed contracts; still, they may read marts only.
-_FORBIDDEN_SQL = re.compile(r";|--|/\*|\b(raw|quarantine|restricted|staging|intermediate|pg_\w+)\s*\.", re.I)
+_FORBIDDEN_SQL = re.compile(
+    r";|--|/\*|\b(raw|quarantine|restricted|staging|intermediate|pg_\w+)\"?\s*\.", re.I
+)
 
 REQUIRED = ("consumer", "version", "purpose", "legal_basis", "owner", "level", "sources", "columns", "format")
 
@@ -148,6 +150,13 @@ def parse_contract(data: dict[str, Any], *, where: str = "contract", path: Path 
         raise _refuse(where, f"schedule {schedule!r} is not one of {', '.join(SCHEDULES)}")
     sources = data["sources"] if isinstance(data["sources"], list) else [data["sources"]]
     columns = list(data["columns"])
+    for name in sources:
+        if "." in str(name):
+            raise _refuse(
+                where,
+                f"source {name!r}: a contract reads marts only, named without a schema (e.g. "
+                "user_persona); raw, staging and restricted tables are never exported",
+            )
     for name in [*sources, *columns]:
         if not _NAME.match(str(name)):
             raise _refuse(where, f"{name!r} is not a plain mart or column name")

@@ -1,9 +1,13 @@
 """Run one contracted export: check, read, protect, write atomically, record.
 
-Order matters: the contract is checked against the warehouse (marts, columns, rights) before
-anything is read; the rows are read in one snapshot; individual rows are limited to consenting
-people and get this consumer's own pseudonym; aggregate rows are suppressed against k and the
-disclosure ledger; the privacy check sees the very rows to be written; the file and its manifest
+Order matters: the contract is checked against the warehouse (marts, columns, rights, and what
+the export role is granted) before anything is read; the rows are read in one snapshot, as the
+export role (`urm_exporter`, URM_EXPORT_ROLE: marts only), so that a contract's SQL can never
+read raw data, the identity vault or a column it is not granted; re-identifying contracts then get
+their identifier from the identity vault, outside the contract's SQL; individual rows are limited
+to consenting people and get this consumer's own pseudonym; aggregate rows are suppressed against
+k and the disclosure ledger; the very rows to be written pass the export's own checks and the
+project's privacy suite (Great Expectations, expectations/privacy.py); the file and its manifest
 are written under temporary names and moved into place; the ledger and the audit row commit with
 them. A refusal writes no file and leaves an audit row saying why.
 """
@@ -15,6 +19,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +63,24 @@ def consumer_pseudonymiser(consumer: str, key: bytes | None = None):
     return pseudonym
 
 
+def export_role() -> str:
+    """The role exports read the warehouse as (URM_EXPORT_ROLE, default urm_exporter)."""
+    return os.environ.get("URM_EXPORT_ROLE") or "urm_exporter"
+
+
+def become_export_role(conn: psycopg.Connection, role: str) -> None:
+    """SET LOCAL ROLE for the rest of the transaction; refused in one line when impossible."""
+    try:
+        with conn.transaction():  # a savepoint: a failed SET leaves the outer transaction usable
+            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+    except (psycopg.errors.InvalidParameterValue, psycopg.errors.InsufficientPrivilege) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ContractRefused(
+            f"exports read the warehouse as role {role} and cannot ({first}): run `urm warehouse "
+            f"migrate`, grant {role} to this login, or name another role in URM_EXPORT_ROLE"
+        ) from None
+
+
 @dataclass
 class ExportResult:
     consumer: str
@@ -85,13 +108,51 @@ def mart_columns(conn: psycopg.Connection, schema: str, marts: tuple[str, ...]) 
     return found
 
 
-def check_against_warehouse(conn: psycopg.Connection, contract: Contract, schema: str) -> dict[str, str]:
-    """Refuse a contract whose marts or columns do not exist; return column -> owning mart."""
+def granted_columns(
+    conn: psycopg.Connection, role: str, schema: str, marts: tuple[str, ...]
+) -> dict[str, set[str]]:
+    """mart -> the columns `role` may select (table or column grants)."""
+    rows = conn.execute(
+        """select table_name, column_name from information_schema.columns
+        where table_schema = %s and table_name = any(%s)
+        and has_schema_privilege(%s, table_schema, 'USAGE')
+        and has_column_privilege(%s, format('%%I.%%I', table_schema, table_name), column_name, 'SELECT')""",
+        (schema, list(marts), role, role),
+    ).fetchall()
+    granted: dict[str, set[str]] = {}
+    for table, column in rows:
+        granted.setdefault(table, set()).add(column)
+    return granted
+
+
+def check_against_warehouse(
+    conn: psycopg.Connection, contract: Contract, schema: str, role: str | None = None
+) -> dict[str, str]:
+    """Refuse a contract whose marts or columns do not exist, or that `role` may not read; return
+    column -> owning mart (the columns the role is granted)."""
     where = str(contract.path or contract.consumer)
     found = mart_columns(conn, schema, contract.sources)
     missing_marts = [m for m in contract.sources if m not in found]
     if missing_marts:
         raise ContractRefused(f"{where}: no mart {schema}.{missing_marts[0]}; build it first or fix sources")
+    if role is not None:
+        granted = granted_columns(conn, role, schema, contract.sources)
+        for mart in contract.sources:
+            if not granted.get(mart):
+                raise ContractRefused(
+                    f"{where}: the export role {role} may not read {schema}.{mart} (not granted, or "
+                    "withdrawn after a failed privacy suite): exports read published marts only"
+                )
+        existing = {c for columns in found.values() for c in columns}
+        found = {mart: [c for c in found[mart] if c in granted[mart]] for mart in contract.sources}
+        readable = {c for columns in found.values() for c in columns}
+        needed = [*contract.columns, *(["user_key"] if contract.level == "individual" else [])]
+        refused = [c for c in needed if c in existing and c not in readable]
+        if refused:
+            raise ContractRefused(
+                f"{where}: column {refused[0]!r} of {', '.join(contract.sources)} is not granted to the "
+                f"export role {role}: a contract exports only the columns the role may read"
+            )
     owner: dict[str, str] = {}
     for mart in contract.sources:
         for column in found[mart]:
@@ -160,23 +221,38 @@ def build_query(contract: Contract, owner: dict[str, str], schema: str) -> tuple
     consent = sql.SQL(" and ").join(
         sql.SQL("consent.{}").format(sql.Identifier(f"consent_{c}")) for c in contract.consent
     )
-    identity = sql.SQL("")
     if contract.reidentification.allowed:
-        columns = sql.SQL("{}, ident.identifier").format(columns)
-        # The identity vault (ingest.privacy.identity, filled from the roster) holds each person's
-        # id, which is the student number of a student and the staff number of staff and faculty.
-        identity = sql.SQL(
-            " join lateral (select i.identifier from restricted.identity as i"
-            " where i.person_key = src.user_key and i.identifier_kind = 'person'"
-            " and (consent.user_type = 'student') = %s order by i.identifier limit 1) as ident on true"
-        )
-        params.append(contract.reidentification.identifier == "student_number")
+        # the identifier itself comes from the identity vault afterwards (reidentify), which the
+        # export role cannot read: only the person's type is needed here
+        columns = sql.SQL("{}, consent.user_type as urm_user_type").format(columns)
     query = sql.SQL(
         "with src as ({}) select src.user_key as urm_user_key, {} from src"
-        " join {}.dim_user as consent on consent.user_key = src.user_key and {}{}"
+        " join {}.dim_user as consent on consent.user_key = src.user_key and {}"
         " order by src.user_key"
-    ).format(source, columns, sql.Identifier(schema), consent, identity)
+    ).format(source, columns, sql.Identifier(schema), consent)
     return query, params
+
+
+def reidentify(conn: psycopg.Connection, rows: list[dict[str, Any]], identifier: str) -> list[dict[str, Any]]:
+    """Each row's identifier from the identity vault (ingest.privacy.identity, filled from the
+    roster: a person's id is the student number of a student and the staff number of staff and
+    faculty); rows of persons without one, or of the other kind, are left out."""
+    keys = sorted({r["urm_user_key"] for r in rows})
+    found: dict[str, str] = dict(
+        conn.execute(
+            """select person_key, min(identifier) from restricted.identity
+            where identifier_kind = 'person' and person_key = any(%s) group by 1""",
+            (keys,),
+        ).fetchall()
+    )
+    students = identifier == "student_number"
+    kept = []
+    for row in rows:
+        user_type, number = row.pop("urm_user_type"), found.get(row["urm_user_key"])
+        if number is not None and user_type is not None and (user_type == "student") == students:
+            row["identifier"] = number
+            kept.append(row)
+    return kept
 
 
 # -- shaping -------------------------------------------------------------------------------------
@@ -310,7 +386,8 @@ def run_export(
     started_at = datetime.now(UTC)
     release_id = str(uuid.uuid4())
     interval = (interval_start, interval_end)
-    with connect(url or warehouse_url()) as conn:
+    url = url or warehouse_url()
+    with connect(url) as conn:
         # per-consumer pseudonyms derive from the pseudonym key: another key is refused before
         # anything is written (rule: a load, build or export with another key fails)
         from ingest.privacy.keys import verify_pseudonym_key
@@ -321,7 +398,7 @@ def run_export(
         contract: Contract | None = None
         try:
             contract = load_contract(consumer, contracts_folder)
-            return _export(conn, contract, schema, release_id, started_at, interval, key)
+            return _export(conn, contract, schema, release_id, started_at, interval, key, url)
         except (ContractRefused, checks.PrivacyCheckFailed) as err:
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 conn.rollback()
@@ -362,18 +439,32 @@ def _export(
     started_at: datetime,
     interval: tuple[datetime | None, datetime | None],
     key: bytes | None,
+    url: str,
 ) -> ExportResult:
     k = k_anonymity()
-    rules: list[str] = []
+    role = export_role()
+    rules: list[str] = [f"read as role {role} (published marts only)"]
+    where = str(contract.path or contract.consumer)
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read")
-        owner = check_against_warehouse(conn, contract, schema)
+        owner = check_against_warehouse(conn, contract, schema, role)
         query, params = build_query(contract, owner, schema)
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            names = [d.name for d in cur.description or []]
-            types = column_types(conn, cur.description)
-            rows = [dict(zip(names, map(_plain, r), strict=True)) for r in cur.fetchall()]
+        become_export_role(conn, role)
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(query, params)
+                names = [d.name for d in cur.description or []]
+                types = column_types(conn, cur.description)
+                rows = [dict(zip(names, map(_plain, r), strict=True)) for r in cur.fetchall()]
+        except psycopg.errors.InsufficientPrivilege as err:
+            first = str(err).strip().splitlines()[0]
+            raise ContractRefused(
+                f"{where}: the export role {role} refused the contract's query ({first}): a contract "
+                "reads its marts only"
+            ) from None
+        conn.execute("reset role")
+        if contract.reidentification.allowed:
+            rows = reidentify(conn, rows, contract.reidentification.identifier or "")
 
         suppressed_cells = 0
         suppression_counts: dict[str, int] = {}
@@ -411,6 +502,8 @@ def _export(
         columns = contract.output_columns()
         table = arrow_table(rows, columns, types)
         checks.check_before_publish(table.to_pandas(types_mapper=pd.ArrowDtype), contract, k=k)
+        checks.check_with_privacy_suite(url, table, contract, k=k)
+        rules.append("the rows passed the privacy suite (expectations/privacy.py) before publishing")
         data = serialise(table, contract.format)
         digest = hashlib.sha256(data).hexdigest()
 

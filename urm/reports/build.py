@@ -106,6 +106,20 @@ def _hide(rows: list[dict], dims: tuple[str, ...], k: int) -> list[dict]:
     return suppress(rows, spec, k).rows
 
 
+def _group_label(group: str) -> str:
+    return GROUP_LABELS.get(group, str(group).replace("_", " ").capitalize())
+
+
+def _empty(key: str, title: str, mart: str) -> Panel:
+    """A mart that exists but has no row for this chart: a note instead of an empty chart."""
+    return Panel(key, title, "", missing=f"rows in {mart}")
+
+
+def _ordered_groups(present: Any) -> list[str]:
+    """The known groups in their order, then any other value the mart holds."""
+    return [g for g in GROUPS if g in present] + sorted(str(g) for g in present if g not in GROUPS)
+
+
 def _college_filter(college: str | None, alias: str = "u") -> tuple[str, list[Any]]:
     return (f" and {alias}.college_code = %s", [college]) if college else ("", [])
 
@@ -120,13 +134,15 @@ def segment_sizes(m: Marts, k: int, college: str | None) -> Panel:
         f"select user_group, count(*) from {{s}}.dim_user u where user_group is not null{where} group by 1",
         params,
     )
+    if not data:
+        return _empty("segments", title, "dim_user")
     rows = [{"g": g, "cell_users": n, "value": n} for g, n in data]
     shown = {r["g"]: r["value"] for r in _hide(rows, ("g",), k)}
-    items = [(GROUP_LABELS[g], shown[g]) for g in GROUPS if g in shown]
+    items = [(_group_label(g), shown[g]) for g in _ordered_groups(shown)]
     largest = max(((n, g) for g, n in shown.items() if n is not None), default=None)
     sentence = (
         f"People on the current campus roster, by group. The largest group is "
-        f"{GROUP_LABELS[largest[1]].lower()} ({largest[0]:,} people)."
+        f"{_group_label(largest[1]).lower()} ({largest[0]:,} people)."
         if largest
         else "People on the current campus roster, by group."
     )
@@ -144,17 +160,19 @@ def penetration(m: Marts, k: int, college: str | None) -> Panel:
         from {{s}}.dim_user u where u.user_group is not null{where} group by 1""",
         params,
     )
+    if not data:
+        return _empty("penetration", title, "dim_user")
     rows = [{"g": g, "cell_users": b, "value": (b / n if n else 0.0), "n": n} for g, n, b in data]
     small_groups = {g for g, n, _ in data if n < k}
     shown = {r["g"]: (None if r["g"] in small_groups else r["value"]) for r in _hide(rows, ("g",), k)}
-    items = [(GROUP_LABELS[g], shown[g]) for g in GROUPS if g in shown]
+    items = [(_group_label(g), shown[g]) for g in _ordered_groups(shown)]
     visible = [(v, g) for g, v in shown.items() if v is not None]
     sentence = "Share of each group who borrowed at least one item in the period covered."
     if visible:
         top, low = max(visible), min(visible)
         sentence += (
-            f" {GROUP_LABELS[top[1]]} borrow most often ({top[0]:.0%}); "
-            f"{GROUP_LABELS[low[1]].lower()} least ({low[0]:.0%})."
+            f" {_group_label(top[1])} borrow most often ({top[0]:.0%}); "
+            f"{_group_label(low[1]).lower()} least ({low[0]:.0%})."
         )
     return Panel(
         "penetration", title, sentence, svg.bars(items, label=title, k=k, fmt=svg.percent, max_value=1)
@@ -176,12 +194,19 @@ def lifecycle(m: Marts, k: int, college: str | None) -> list[Panel]:
     join = f" join {{s}}.dim_user u on u.user_key = lc.user_key{where}" if college else ""
     data = m.rows(
         f"""select lc.{stage}, count(*) from {{s}}.{LIFECYCLE_MART} lc{join}
-        where lc.{month} = (select max({month}) from {{s}}.{LIFECYCLE_MART}) group by 1""",
+        where lc.{month} = (select max({month}) from {{s}}.{LIFECYCLE_MART}) and lc.{stage} is not null
+        group by 1""",
         params,
     )
+    if not data:
+        return [
+            _empty("lifecycle_funnel", funnel_title, LIFECYCLE_MART),
+            _empty("lifecycle_flows", flow_title, LIFECYCLE_MART),
+        ]
     rows = [{"s": s, "cell_users": n, "value": n} for s, n in data]
     shown = {r["s"]: r["value"] for r in _hide(rows, ("s",), k)}
-    items = [(STAGE_LABELS.get(s, s), shown[s]) for s in STAGES if s in shown]
+    stages = [s for s in STAGES if s in shown] + sorted(str(s) for s in shown if s not in STAGES)
+    items = [(STAGE_LABELS.get(s, s), shown[s]) for s in stages]
     funnel = Panel(
         "lifecycle_funnel",
         funnel_title,
@@ -195,14 +220,16 @@ def lifecycle(m: Marts, k: int, college: str | None) -> list[Panel]:
                 where lc.{month} = (select max(m) from months)),
         before as (select user_key, {stage} as s from {{s}}.{LIFECYCLE_MART}
                 where {month} = (select min(m) from months) and (select count(*) from months) = 2)
-        select before.s, now.s, count(*) from now join before using (user_key) group by 1, 2""",
+        select before.s, now.s, count(*) from now join before using (user_key)
+        where before.s is not null and now.s is not null group by 1, 2""",
         params,
     )
     if not flows_data:
         return [funnel, Panel("lifecycle_flows", flow_title, "", missing=f"two months of {LIFECYCLE_MART}")]
     cells = _hide([{"a": a, "b": b, "cell_users": n, "value": n} for a, b, n in flows_data], ("a", "b"), k)
     values = {(STAGE_LABELS.get(c["a"], c["a"]), STAGE_LABELS.get(c["b"], c["b"])): c["value"] for c in cells}
-    labels = [STAGE_LABELS[s] for s in STAGES]
+    seen = {s for a, b, _ in flows_data for s in (a, b)}
+    labels = [STAGE_LABELS.get(s, s) for s in [*STAGES, *sorted(str(s) for s in seen if s not in STAGES)]]
     flows = Panel(
         "lifecycle_flows",
         flow_title,
@@ -238,11 +265,12 @@ def _hour_heatmap(
     data = m.rows(
         f"""select extract(isodow from t.{column} at time zone %s)::int,
             extract(hour from t.{column} at time zone %s)::int, count(*), count(distinct t.user_key)
-        from {{s}}.{mart} t join {{s}}.dim_user u on u.user_key = t.user_key{where} group by 1, 2""",
+        from {{s}}.{mart} t join {{s}}.dim_user u on u.user_key = t.user_key
+        where t.{column} is not null{where} group by 1, 2""",
         [zone, zone, *params],
     )
     if not data:
-        return Panel(key, title, "", missing=f"rows in {mart}")
+        return _empty(key, title, mart)
     cells = _hide([{"d": d, "h": h, "cell_users": u, "value": n} for d, h, n, u in data], ("d", "h"), k)
     hours = list(range(min(h for _, h, _, _ in data), max(h for _, h, _, _ in data) + 1))
     values = {(WEEKDAYS[c["d"] - 1], f"{c['h']:02d}"): c["value"] for c in cells}
@@ -270,7 +298,7 @@ def subjects_by_group(m: Marts, k: int, college: str | None) -> Panel:
         params,
     )
     if not data:
-        return Panel("subjects", title, "", missing="loans with a subject class")
+        return _empty("subjects", title, "fct_loans with a subject class")
     totals: dict[str, int] = {}
     for g, _, n, _ in data:
         totals[g] = totals.get(g, 0) + n
@@ -278,8 +306,8 @@ def subjects_by_group(m: Marts, k: int, college: str | None) -> Panel:
         [{"g": g, "c": c, "cell_users": u, "value": n / totals[g]} for g, c, n, u in data], ("g", "c"), k
     )
     classes = sorted({c for _, c, _, _ in data})
-    groups = [g for g in GROUPS if g in totals]
-    values = {(GROUP_LABELS[c["g"]], c["c"]): c["value"] for c in cells}
+    groups = _ordered_groups(totals)
+    values = {(_group_label(c["g"]), c["c"]): c["value"] for c in cells}
     overall: dict[str, int] = {}
     for _, c, n, _ in data:
         overall[c] = overall.get(c, 0) + n
@@ -288,7 +316,7 @@ def subjects_by_group(m: Marts, k: int, college: str | None) -> Panel:
         "Each row adds up to the group's loans; columns are Chinese Library Classification classes "
         f"(letters). Class {top} is borrowed most overall."
     )
-    chart = svg.heatmap([GROUP_LABELS[g] for g in groups], classes, values, label=title, k=k, fmt=svg.percent)
+    chart = svg.heatmap([_group_label(g) for g in groups], classes, values, label=title, k=k, fmt=svg.percent)
     return Panel("subjects", title, sentence, chart)
 
 
@@ -309,7 +337,7 @@ def eresources_by_college(m: Marts, k: int, college: str | None) -> Panel:
         params,
     )
     if not data:
-        return Panel("eresources", title, "", missing="e-resource sessions")
+        return _empty("eresources", title, "fct_eresource_sessions")
     cells = _hide([{"x": x, "cell_users": u, "value": u} for x, u, _ in data], ("x",), k)
     items = [(c["x"], c["value"]) for c in cells]
     sessions = sum(n for _, _, n in data)
@@ -328,11 +356,11 @@ def loans_by_week(m: Marts, k: int, college: str | None) -> Panel:
     data = m.rows(
         f"""select date_trunc('week', l.loan_date)::date, count(*), count(distinct l.user_key)
         from {{s}}.fct_loans l join {{s}}.dim_user u on u.user_key = l.user_key
-        where true{where} group by 1 order by 1""",
+        where l.loan_date is not null{where} group by 1 order by 1""",
         params,
     )
     if not data:
-        return Panel("weekly", title, "", missing="loans")
+        return _empty("weekly", title, "fct_loans")
     cells = _hide([{"w": w.isoformat(), "cell_users": u, "value": n} for w, n, u in data], ("w",), k)
     items = [(c["w"][5:], c["value"]) for c in cells]
     return Panel(
