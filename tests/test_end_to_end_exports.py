@@ -13,7 +13,7 @@ import psycopg
 import pytest
 import yaml
 
-from ingest.pseudonym import Pseudonymiser, normalise
+from ingest.pseudonym import Pseudonymiser
 from tests.conftest import TEST_KEY
 from tests.test_exports import _read_back
 from urm.exports.contract import list_contracts, load_contract_file
@@ -34,14 +34,13 @@ def roster(demo_run: dict) -> list[dict]:
 @pytest.fixture(scope="module")
 def identity(demo_run: dict, roster: list[dict]) -> dict[str, str]:
     """restricted.identity as campus ingest fills it: user_key -> student or staff number, as the
-    vault keeps identifiers: normalised (ingest.pseudonym.normalise, lower case), like the value
-    each pseudonym is made of."""
+    roster writes it (a re-identified export gives the campus its own numbers)."""
     pseudonym = Pseudonymiser(TEST_KEY).pseudonym
     rows = [
         (
             pseudonym("person", p["person_id"]),
             "student_number" if p["person_type"] == "student" else "staff_number",
-            normalise(p["person_id"]),
+            p["person_id"],
         )
         for p in roster
     ]
@@ -71,8 +70,8 @@ def test_every_contract_exports_and_reads_back_against_its_manifest(
     demo_run: dict, roster: list[dict], identity: dict[str, str], tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setenv("URM_EXPORT_DIR", str(tmp_path))
-    opted_out = {normalise(p["person_id"]) for p in roster if not p["consent"]["profiling"]}
-    no_ranking = {normalise(p["person_id"]) for p in roster if not p["consent"]["ranking"]}
+    opted_out = {p["person_id"] for p in roster if not p["consent"]["profiling"]}
+    no_ranking = {p["person_id"] for p in roster if not p["consent"]["ranking"]}
     assert opted_out, "the synthetic university has people who opted out"
     pseudonym = Pseudonymiser(TEST_KEY).pseudonym
     seen: dict[str, set[str]] = {}
