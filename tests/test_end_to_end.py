@@ -147,7 +147,10 @@ def test_every_source_landed_and_every_mart_was_built(demo_run: dict) -> None:
 
 
 def test_a_second_run_changes_no_count(demo_run: dict) -> None:
-    from urm_demo.run import run_demo
+    """The university written again and every ingest DAG run again: no landing table, quarantine
+    or mart count changes. (The warehouse DAG is a full rebuild, no model is incremental: its own
+    re-runs are covered by the scheduler test's backfill; leaving it out here saves minutes.)"""
+    from urm_demo.run import DAG_ORDER, run_demo
 
     again = run_demo(
         users=DEMO_USERS,
@@ -156,5 +159,6 @@ def test_a_second_run_changes_no_count(demo_run: dict) -> None:
         ils="koha",
         console=Console(file=io.StringIO()),
         sources_dir=demo_run["sources"],
+        dag_ids=tuple(d for d in DAG_ORDER if d.startswith("ingest_")),
     )
     assert again == demo_run["counts"]
