@@ -226,3 +226,33 @@ def test_reports_over_empty_marts_say_no_data_and_never_crash(
 
     with pytest.raises(InvalidOption, match="known codes: none"):
         write_report(tmp_path / "college", college="SCI", url=warehouse_url, schema=EMPTY_SCHEMA)
+
+
+def test_the_library_occupancy_heatmap_reads_the_gates_hourly_occupancy(warehouse_url: str) -> None:
+    """The insights report's heatmap shows people inside (fct_site_hourly, summed over sites and
+    averaged over the weeks); a college's report, which occupancy cannot split, shows its visits."""
+    from urm.reports.build import Marts, occupancy
+
+    schema = "report_occupancy_marts"
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute(f"drop schema if exists {schema} cascade")
+        conn.execute(f"create schema {schema}")
+        conn.execute(
+            f"create table {schema}.fct_site_hourly (site_code text, hour_start timestamptz, "
+            "weekday integer, hour_of_day integer, estimated_occupancy integer)"
+        )
+        rows = [
+            ("MAIN", "2025-09-01 10:00+08", 1, 10, 30),  # Monday 10:00, two sites: 30 + 10
+            ("MED", "2025-09-01 10:00+08", 1, 10, 10),
+            ("MAIN", "2025-09-08 10:00+08", 1, 10, 50),  # the next Monday: (40 + 50) / 2 = 45
+            ("MAIN", "2025-09-02 09:00+08", 2, 9, 5),
+            ("MAIN", "2025-09-02 11:00+08", 2, 11, None),
+        ]
+        conn.cursor().executemany(f"insert into {schema}.fct_site_hourly values (%s, %s, %s, %s, %s)", rows)
+        try:
+            panel = occupancy(Marts(conn, schema), 10, None)
+        finally:
+            conn.execute(f"drop schema {schema} cascade")
+    assert panel.missing is None and panel.chart
+    assert "Mon 10:00 (about 45 people)" in panel.sentence
+    assert "Tue · 09: 5" in panel.chart and "Wed · 09: 0" in panel.chart

@@ -241,6 +241,8 @@ def lifecycle(m: Marts, k: int, college: str | None) -> list[Panel]:
 
 
 def occupancy(m: Marts, k: int, college: str | None) -> Panel:
+    if college is None and m.has("fct_site_hourly", "weekday", "hour_of_day", "estimated_occupancy"):
+        return _occupancy_heatmap(m)
     title = "When the library is busy (entrance gate visits by hour)"
     mart = next((t for t in OCCUPANCY_MARTS if m.has(t, "user_key", "entered_at")), None)
     if mart is None:
@@ -248,6 +250,34 @@ def occupancy(m: Marts, k: int, college: str | None) -> Panel:
     return _hour_heatmap(
         m, k, college, "occupancy", title, mart, "entered_at", "Visits through the entrance gates", "visits"
     )
+
+
+def _occupancy_heatmap(m: Marts) -> Panel:
+    """How many people are in the library, on average, in each hour of the week: the gates' hourly
+    occupancy summed over the sites (a headcount of nobody in particular: not suppressed)."""
+    title = "When the library is busy (people inside, average by weekday and hour)"
+    data = m.rows(
+        """select weekday, hour_of_day, avg(people)::float from (
+            select hour_start, weekday, hour_of_day, sum(estimated_occupancy) as people
+            from {s}.fct_site_hourly
+            where weekday is not null and hour_of_day is not null and estimated_occupancy is not null
+            group by 1, 2, 3) as hours
+        group by 1, 2"""
+    )
+    if not data:
+        return _empty("occupancy", title, "fct_site_hourly")
+    hours = list(range(min(h for _, h, _ in data), max(h for _, h, _ in data) + 1))
+    values: dict[tuple[str, str], svg.Number] = {(day, f"{h:02d}"): 0.0 for day in WEEKDAYS for h in hours}
+    values.update({(WEEKDAYS[d - 1], f"{h:02d}"): round(v, 1) for d, h, v in data})
+    d, h, v = max(data, key=lambda row: row[2])
+    sentence = (
+        "People inside the library (all sites) in each hour of the week, on average, from the "
+        f"entrance gates. The busiest hour is {WEEKDAYS[d - 1]} {h:02d}:00 (about {v:,.0f} people)."
+    )
+    chart = svg.heatmap(
+        list(WEEKDAYS), [f"{h:02d}" for h in hours], values, label=title, k=0, show_values=False
+    )
+    return Panel("occupancy", title, sentence, chart)
 
 
 def loans_by_hour(m: Marts, k: int, college: str | None) -> Panel:

@@ -168,8 +168,6 @@ def heatmap(
                     f'<text x="{x + cell_w / 2 - 1:.1f}" y="{y + 17}" text-anchor="middle" font-size="10" '
                     f'fill="{ink}">{fmt(float(value))}</text>'
                 )
-    body.append(
-        f'<text x="{left}" y="{height - 8}" font-size="11" fill="{MUTED}">darker = more; hatched = fewer '
-        f"than {k} people, not shown</text>"
-    )
+    legend = f"darker = more; hatched = fewer than {k} people, not shown" if k > 0 else "darker = more"
+    body.append(f'<text x="{left}" y="{height - 8}" font-size="11" fill="{MUTED}">{legend}</text>')
     return _svg(width, height, label, body)
