@@ -30,7 +30,9 @@ LEVELS = ("individual", "aggregate")
 # Schemas a contract may read: marts (BI's too), or exports (models no BI role can read, such as
 # personal recommendations, that leave the warehouse only through a contract).
 SOURCE_SCHEMAS = ("marts", "exports")
-SCHEDULES = ("on_marts_update", "@daily", "@weekly", "@monthly")
+SCHEDULES = ("on_marts_update", "@daily", "@weekly", "@monthly", "on_demand")
+# on_demand: released only when a command asks (`urm campaign run` exports a campaign's treated
+# group), never by the export DAG's schedule.
 # Identifier kinds `restricted.identity` may hold; a column of one of these names is an identifier.
 IDENTIFIER_KINDS = ("student_number", "staff_number")
 # Names that are person identifiers or contact data wherever they appear: never exported.
