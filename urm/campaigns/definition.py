@@ -180,9 +180,14 @@ def parse_condition(item: Any, where: str) -> Condition | AnyOf:
         if not isinstance(options, list) or not options:
             raise _refuse(where, "segment `any:` takes a non-empty list of conditions")
         return AnyOf(tuple(parse_condition(option, where) for option in options))
-    if not isinstance(item, dict) or not {"column", "op"} <= set(item) or set(item) - {"column", "op", "value"}:
+    if (
+        not isinstance(item, dict)
+        or not {"column", "op"} <= set(item)
+        or set(item) - {"column", "op", "value"}
+    ):
         raise _refuse(
-            where, f"segment condition {item!r} must be {{column: ..., op: ..., value: ...}} or {{any: [...]}}"
+            where,
+            f"segment condition {item!r} must be {{column: ..., op: ..., value: ...}} or {{any: [...]}}",
         )
     column, op = str(item["column"]), str(item["op"])
     if column not in COLUMNS:
@@ -230,7 +235,9 @@ def parse_campaign(data: Any, *, where: str = "campaign", path: Path | None = No
     conditions = tuple(parse_condition(item, where) for item in segment)
     action = data["action"]
     if not isinstance(action, dict) or not isinstance(action.get("export"), str):
-        raise _refuse(where, "action must name the export contract that delivers it: action: {export: CONSUMER}")
+        raise _refuse(
+            where, "action must name the export contract that delivers it: action: {export: CONSUMER}"
+        )
     period = data["period"]
     if not isinstance(period, dict) or not {"start", "end"} <= set(period):
         raise _refuse(where, "period needs start and end dates")

@@ -82,7 +82,9 @@ def _check_recorded_period(conn: psycopg.Connection, campaign: Campaign) -> None
         )
 
 
-def assign(conn: psycopg.Connection, campaign: Campaign, schema: str = "marts") -> tuple[list[tuple[str, str]], bool]:
+def assign(
+    conn: psycopg.Connection, campaign: Campaign, schema: str = "marts"
+) -> tuple[list[tuple[str, str]], bool]:
     """The campaign period's groups: the recorded ones, or the segment's, recorded now."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"urm.campaign:{campaign.name}",))

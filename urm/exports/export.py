@@ -388,7 +388,9 @@ def _export(
         conn.execute("set transaction isolation level repeatable read")
         owner = check_against_warehouse(conn, contract, schema)
         if only_user_keys is not None and contract.aggregate is not None:
-            raise ContractRefused(f"{contract.consumer}: a list of persons is exported by individual contracts")
+            raise ContractRefused(
+                f"{contract.consumer}: a list of persons is exported by individual contracts"
+            )
         query, params = build_query(contract, owner, schema, only_user_keys)
         with conn.cursor() as cur:
             cur.execute(query, params)
@@ -429,7 +431,9 @@ def _export(
         if contract.row_filter:
             rules.append(f"row filter: {contract.row_filter}")
         if only_user_keys is not None:
-            rules.append(f"only the {len(only_user_keys)} persons the caller listed (a campaign's treated group)")
+            rules.append(
+                f"only the {len(only_user_keys)} persons the caller listed (a campaign's treated group)"
+            )
 
         columns = contract.output_columns()
         table = arrow_table(rows, columns, types)

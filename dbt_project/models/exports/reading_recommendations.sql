@@ -1,3 +1,11 @@
+{{
+    config(
+        schema='exports',
+        materialized='table',
+        post_hook=["analyze {{ this }}", "{{ grant_to_exporter() }}"],
+    )
+}}
+
 -- Personal recommendations, by item co-borrowing within the major (no trained model): for each
 -- user who allows profiling and has a major, the items and e-resource platforms that at least
 -- k_anonymity other users of the same major used in the persona window and this user never has.
