@@ -3,8 +3,9 @@
 A campaign names its purpose, the segment it targets, the action (an export under a contract),
 the period, the goal metric and the share held out as control. The segment is a small filter
 language, never SQL: a list of conditions that must all hold, each `{column, op, value}` over a
-whitelisted column of marts.user_persona or marts.user_lifecycle_monthly, or `{any: [...]}` of
-conditions of which one must hold. Columns, operators and values are checked here and composed
+whitelisted column of marts.user_persona or marts.user_lifecycle_monthly (or a count of loans or
+e-resource sessions before the period, from the facts), or `{any: [...]}` of conditions of which
+one must hold. Columns, operators and values are checked here and composed
 with psycopg.sql (identifiers quoted, values as literals): a campaign file cannot inject SQL.
 
 Lifecycle columns (stage, previous_stage, is_active, ...) are read for the last month that ended
@@ -36,7 +37,8 @@ GOALS = ("became_active", "first_loan", "first_eresource_session", "training_att
 REQUIRED = ("name", "purpose", "segment", "action", "period", "goal", "control_share")
 
 # column -> (relation alias, value kind). persona: marts.user_persona (today's personas);
-# lifecycle: marts.user_lifecycle_monthly in the month before the period starts.
+# lifecycle: marts.user_lifecycle_monthly in the month before the period starts; before: loans
+# (fct_loans) and e-resource sessions (fct_eresource_sessions) dated before the period starts.
 COLUMNS: dict[str, tuple[str, str]] = {
     **{
         name: ("persona", "text")
@@ -72,6 +74,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     },
     "engagement_score": ("persona", "number"),
     "is_vip": ("persona", "boolean"),
+    # what the user did before the period starts (from the facts, whatever happens in the period)
+    "loans_before_period": ("before", "integer"),
+    "eresource_sessions_before_period": ("before", "integer"),
     "stage": ("lifecycle", "text"),
     "previous_stage": ("lifecycle", "text"),
     "is_active": ("lifecycle", "boolean"),

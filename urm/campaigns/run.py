@@ -51,8 +51,20 @@ def segment_query(campaign: Campaign, schema: str = "marts") -> sql.Composed:
         " and consent.consent_profiling"
         " left join {schema}.user_lifecycle_monthly as lifecycle on lifecycle.user_key = persona.user_key"
         " and lifecycle.month = {month}"
+        " cross join lateral (select"
+        " (select count(*) from {schema}.fct_loans as l"
+        " where l.user_key = persona.user_key and l.loan_date < {start}) as loans_before_period,"
+        " (select count(*) from {schema}.fct_eresource_sessions as s"
+        " where s.user_key = persona.user_key and s.session_date < {start})"
+        " as eresource_sessions_before_period"
+        ") as before"
         " where {where} order by persona.user_key"
-    ).format(schema=sql.Identifier(schema), month=sql.Literal(campaign.as_of_month), where=campaign.where())
+    ).format(
+        schema=sql.Identifier(schema),
+        month=sql.Literal(campaign.as_of_month),
+        start=sql.Literal(campaign.period_start),
+        where=campaign.where(),
+    )
 
 
 def recorded_groups(conn: psycopg.Connection, campaign: Campaign) -> list[tuple[str, str]]:
