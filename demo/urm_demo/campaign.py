@@ -106,11 +106,14 @@ def respond(
 ) -> int:
     """Write the loans the e-mail brings (Koha statistics and FOLIO loans); return how many."""
     end = start + timedelta(days=days - 1)
-    people = {p.person_id: p for p in build_roster(random.Random(f"{seed}:roster"), users, start, end)}
+    # the identity vault keeps person ids normalised (lower case): match them so
+    people = {
+        p.person_id.lower(): p for p in build_roster(random.Random(f"{seed}:roster"), users, start, end)
+    }
     history = build_campus_history(list(people.values()), start, end, seed)
     collection = Collection(seed, users * ITEMS_PER_USER)
     with email_list.open(encoding="utf-8-sig", newline="") as handle:
-        numbers = sorted(row["student_number"] for row in csv.DictReader(handle))
+        numbers = sorted(row["student_number"].lower() for row in csv.DictReader(handle))
     period = (
         campaign.period_start + timedelta(days=n)
         for n in range((campaign.period_end - campaign.period_start).days + 1)
