@@ -58,9 +58,10 @@ def test_opted_out_users_are_never_targeted_nor_recommended(demo_run: dict, opte
 
 
 def test_running_the_demo_campaign_again_changes_neither_groups_nor_files(demo_run: dict) -> None:
+    from urm_demo.campaign import NAME
+
     from urm.campaigns.run import run_campaign
     from urm.platform.settings import urm_home
-    from urm_demo.campaign import NAME
 
     query = "select * from raw.campaign_assignments where campaign = %s order by user_key"
     with psycopg.connect(demo_run["url"], autocommit=True) as conn:
