@@ -162,8 +162,9 @@ def test_the_demo_university_answers_only_the_students_on_the_list(tmp_path: Pat
     from urm_demo.campaign import DemoCampaign, demo_period, expected_difference, respond
     from urm_demo.synth.people import STUDENT, build_roster
 
-    assert demo_period(date(2025, 9, 1), 40) == (date(2025, 10, 1), date(2025, 10, 10))
-    assert demo_period(date(2025, 9, 1), 20) == (date(2025, 9, 1), date(2025, 9, 20))
+    assert demo_period(date(2025, 9, 1), 40) == (date(2025, 9, 8), date(2025, 10, 10))
+    assert demo_period(date(2025, 9, 1), 120) == (date(2025, 11, 27), date(2025, 12, 29))
+    assert demo_period(date(2025, 9, 1), 5) == (date(2025, 9, 1), date(2025, 9, 5))
     assert expected_difference(0.5, 0.2) == pytest.approx(0.4)
     people = build_roster(random.Random("3:roster"), 40, date(2025, 9, 1), date(2025, 10, 10))
     students = [p.person_id for p in people if p.person_type == STUDENT][:12]

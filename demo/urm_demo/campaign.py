@@ -1,24 +1,23 @@
 """The demo's outreach campaign, end to end, and the synthetic university's answer to it.
 
-After the DAGs have built the marts, the demo writes one campaign file whose period is the last
-month of the synthetic history (for 40 days from 1 September: 1 to 10 October; its segment reads
-the lifecycle of the month before, September), runs it as `urm campaign run` does (segment,
-seeded control group, assignments recorded, treated group exported under the
-campaign_email_list contract, by student number), and then lets the university respond: each
-student on the exported e-mail list borrows a book within the period with probability LIFT
-(seeded, per student). Control students never got the e-mail, so they do nothing more than the
-world made them do anyway. The responses are written as one more Koha statistics file and FOLIO
-loans file beside the generated ones, and the circulation and warehouse DAGs run again to load
-them and rebuild campaign_results.
+After the DAGs have built the marts, the demo writes one campaign file whose period runs from the
+history's second week (its last month, for a long history) to its last day (for 40 days from 1
+September: 8 September to 10 October), and whose segment is the students who never borrowed
+before the period; it runs it as `urm campaign run` does (segment, seeded control group,
+assignments recorded, treated group exported under the campaign_email_list contract, by student
+number), and then lets the university respond: each student on the exported e-mail list borrows
+a book on an open day of the period with probability LIFT (seeded, per student). Control students
+never got the e-mail, so they do only what the world made them do anyway. The responses are
+written as one more Koha statistics file and FOLIO loans file beside the generated ones, and the
+circulation and warehouse DAGs run again to load them and rebuild campaign_results.
 
 Why this design: the world only learns who was treated from what the library actually sent (the
 contracted export), as a real campaign's recipients do, so the measured uptake is an honest test
-of the campaign_results mart. The goal is became_active (any use in the period): a student the
-e-mail brings in would not otherwise have used the library in the period with probability
-1 - control rate, so the expected treated-minus-control difference is LIFT x (1 - control rate)
-(see expected_difference). (First loans would be the natural goal, but in the demo's short
-periods so few control students borrow for the first time that their count is a small cell,
-suppressed below k.)
+of the campaign_results mart. The goal is first_loan: a treated student who would not have
+borrowed for the first time in the period (probability 1 - control rate) is converted with
+probability LIFT, so the expected treated-minus-control difference is LIFT x (1 - control rate)
+(see expected_difference). The period starts a week into term so that enough control students
+borrow for the first time on their own: a count of 1 to k-1 would be suppressed.
 
 Same seed, same responses: a second demo run finds the groups recorded, exports the same list,
 writes the same bytes, and the loader skips the files it has already loaded.
@@ -42,23 +41,23 @@ from urm_demo.synth.people import build_roster
 
 NAME = "demo_first_loan_outreach"
 # The chance that the e-mail brings a treated student to borrow a book within the period.
-LIFT = 0.5
-CONTROL_SHARE = 0.4
+LIFT = 0.4
+CONTROL_SHARE = 0.5
 CAMPAIGN = """# Written by the demo (urm_demo.campaign): its period is the last month of the history.
 name: {name}
 purpose: >
   Demo: students who had never borrowed before the period get an e-mail with their major's
-  reading list; does it bring them to the library in the following days?
+  reading list; does it bring their first loan?
 segment:
   - {{column: user_type, op: eq, value: student}}
-  - {{column: loans_before_period, op: eq, value: 0}}
+  - {{column: loans_before_period, op: eq, value: 0}}   # never borrowed before the period
 action:
   export: campaign_email_list
   channel: e-mail list
 period:
   start: {start}
   end: {end}
-goal: became_active
+goal: first_loan
 control_share: {share}
 """
 
@@ -72,12 +71,11 @@ class DemoCampaign:
 
 
 def demo_period(start: date, days: int) -> tuple[date, date]:
-    """The last calendar month of the synthetic history (the period's first month when that is all)."""
+    """From the history's second week (its last month when longer) to its last day; the whole
+    history when it is shorter than a week."""
     end = start + timedelta(days=days - 1)
-    first = end.replace(day=1)
-    if first <= start:
-        first = start
-    return first, end
+    first = max(start + timedelta(days=7), end - timedelta(days=32))
+    return (first if first <= end else start), end
 
 
 def write_campaign_file(folder: Path, start: date, days: int, lift: float = LIFT) -> DemoCampaign:

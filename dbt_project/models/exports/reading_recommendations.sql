@@ -25,7 +25,10 @@ users as (
 
 recipients as (
 
-    select user_key, major_code, coalesce(major_name, major_code) as major
+    select
+        user_key,
+        major_code,
+        coalesce(major_name, major_code) as major
     from users
     where consent_profiling
 
@@ -45,7 +48,12 @@ items as (
 
 all_loans as (
 
-    select distinct user_key, ils, item_id, subject_class, loaned_at
+    select distinct
+        user_key,
+        ils,
+        item_id,
+        subject_class,
+        loaned_at
     from {{ ref('fct_loans') }}
     where user_key is not null
 
@@ -53,7 +61,10 @@ all_loans as (
 
 all_sessions as (
 
-    select distinct user_key, platform, started_at
+    select distinct
+        user_key,
+        platform,
+        started_at
     from {{ ref('fct_eresource_sessions') }}
     where user_key is not null and platform is not null
 
@@ -62,7 +73,12 @@ all_sessions as (
 -- what each member of a major borrowed or used in the window (everyone counts, as in aggregates)
 major_loans as (
 
-    select distinct users.major_code, all_loans.user_key, all_loans.ils, all_loans.item_id, all_loans.subject_class
+    select distinct
+        users.major_code,
+        all_loans.user_key,
+        all_loans.ils,
+        all_loans.item_id,
+        all_loans.subject_class
     from all_loans
     inner join users
         on all_loans.user_key = users.user_key
@@ -73,7 +89,10 @@ major_loans as (
 
 major_sessions as (
 
-    select distinct users.major_code, all_sessions.user_key, all_sessions.platform
+    select distinct
+        users.major_code,
+        all_sessions.user_key,
+        all_sessions.platform
     from all_sessions
     inner join users
         on all_sessions.user_key = users.user_key
@@ -98,7 +117,10 @@ popular_items as (
 
 popular_platforms as (
 
-    select major_code, platform, count(distinct user_key) as platform_users
+    select
+        major_code,
+        platform,
+        count(distinct user_key) as platform_users
     from major_sessions
     group by major_code, platform
     having count(distinct user_key) >= {{ var('k_anonymity') }}
@@ -229,7 +251,7 @@ final as (
         ranked.major::text as major,
         ranked.classmates::bigint as classmate_users,
         (case when ranked.co_borrowers >= {{ var('k_anonymity') }} then ranked.co_borrowers end)::bigint
-            as co_borrower_users,
+        as co_borrower_users,
         (
             case ranked.kind when 'item' then 'borrowed by ' else 'used by ' end
             || ranked.classmates || ' classmates in your major (' || ranked.major || ') in the last '

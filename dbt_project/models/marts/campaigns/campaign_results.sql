@@ -13,40 +13,60 @@ assignments as (
 
 loans as (
 
-    select user_key, loan_date as event_date from {{ ref('fct_loans') }}
+    select
+        user_key,
+        loan_date as event_date
+    from {{ ref('fct_loans') }}
     where user_key is not null
 
 ),
 
 sessions as (
 
-    select user_key, session_date as event_date from {{ ref('fct_eresource_sessions') }}
+    select
+        user_key,
+        session_date as event_date
+    from {{ ref('fct_eresource_sessions') }}
     where user_key is not null
 
 ),
 
 trainings as (
 
-    select user_key, session_date as event_date from {{ ref('fct_training_attendance') }}
+    select
+        user_key,
+        session_date as event_date
+    from {{ ref('fct_training_attendance') }}
     where user_key is not null and attended
 
 ),
 
 uses as (
 
-    select user_key, activity_date as event_date from {{ ref('int_persona_activity_events') }}
+    select
+        user_key,
+        activity_date as event_date
+    from {{ ref('int_persona_activity_events') }}
 
 ),
 
 first_loans as (
 
-    select user_key, min(event_date) as first_date from loans group by user_key
+    select
+        user_key,
+        min(event_date) as first_date
+    from loans
+    group by user_key
 
 ),
 
 first_sessions as (
 
-    select user_key, min(event_date) as first_date from sessions group by user_key
+    select
+        user_key,
+        min(event_date) as first_date
+    from sessions
+    group by user_key
 
 ),
 
@@ -56,18 +76,22 @@ outcomes as (
     select
         assignments.*,
         case assignments.goal_metric
-            when 'first_loan' then coalesce(
-                first_loans.first_date between assignments.period_start and assignments.period_end, false
-            )
-            when 'first_eresource_session' then coalesce(
-                first_sessions.first_date between assignments.period_start and assignments.period_end, false
-            )
-            when 'training_attended' then exists (
-                select 1 from trainings
-                where
-                    trainings.user_key = assignments.user_key
-                    and trainings.event_date between assignments.period_start and assignments.period_end
-            )
+            when 'first_loan'
+                then coalesce(
+                    first_loans.first_date between assignments.period_start and assignments.period_end, false
+                )
+            when 'first_eresource_session'
+                then coalesce(
+                    first_sessions.first_date between assignments.period_start and assignments.period_end,
+                    false
+                )
+            when 'training_attended'
+                then exists (
+                    select 1 from trainings
+                    where
+                        trainings.user_key = assignments.user_key
+                        and trainings.event_date between assignments.period_start and assignments.period_end
+                )
             when 'became_active' then exists (
                 select 1 from uses
                 where
@@ -153,7 +177,7 @@ final as (
         (case when suppressed is null then round(treated_rate, 4) end)::numeric(6, 4) as treated_rate,
         (case when suppressed is null then round(control_rate, 4) end)::numeric(6, 4) as control_rate,
         (case when suppressed is null then round(treated_rate - control_rate, 4) end)::numeric(6, 4)
-            as rate_difference,
+        as rate_difference,
         (case when suppressed is null then round(treated_rate - control_rate - 1.96 * standard_error, 4) end)
         ::numeric(6, 4) as ci_lower,
         (case when suppressed is null then round(treated_rate - control_rate + 1.96 * standard_error, 4) end)

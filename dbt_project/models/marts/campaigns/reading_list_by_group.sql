@@ -37,15 +37,33 @@ in_window as (
 
 by_list as (
 
-    select 'major' as list_level, major_code as list_group, ils, item_id, subject_class, user_key
+    select
+        'major' as list_level,
+        major_code as list_group,
+        ils,
+        item_id,
+        subject_class,
+        user_key
     from in_window
     where major_code is not null
     union all
-    select 'college' as list_level, college_code as list_group, ils, item_id, subject_class, user_key
+    select
+        'college' as list_level,
+        college_code as list_group,
+        ils,
+        item_id,
+        subject_class,
+        user_key
     from in_window
     where college_code is not null
     union all
-    select 'user_group' as list_level, user_group as list_group, ils, item_id, subject_class, user_key
+    select
+        'user_group' as list_level,
+        user_group as list_group,
+        ils,
+        item_id,
+        subject_class,
+        user_key
     from in_window
     where user_group is not null
 
