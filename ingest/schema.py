@@ -69,6 +69,20 @@ FIXED_TABLES = (
     raw_text text,
     rejected_at timestamptz not null default now()
 )""",
+    # Who each outreach campaign targeted, and when (urm.campaigns): one row per campaign period
+    # and user, written once by `urm campaign run` (a re-run keeps it); dbt reads it for
+    # campaign_results. user_key is the marts' pseudonym; no other identifier is kept.
+    """create table if not exists raw.campaign_assignments (
+    campaign text not null,
+    period_start date not null,
+    period_end date not null,
+    goal_metric text not null,
+    control_share numeric not null,
+    user_key text not null,
+    arm text not null check (arm in ('treated', 'control')),
+    assigned_at timestamptz not null,
+    primary key (campaign, period_start, user_key)
+)""",
 )
 
 

@@ -96,6 +96,8 @@ def run_demo(
                 console.print(_failure_excerpt(logs / f"{dag_id}.log"))
                 raise typer.Exit(1)
             console.print(f"[green]✓[/green] DAG {dag_id} ({seconds:.0f}s)")
+        if "build_warehouse" in dag_ids:
+            _run_campaign(console, url, env, logs, sources, users=users, days=days, seed=seed)
     with connect(url) as conn:
         migrate(conn)  # grants the BI role SELECT on the mart tables dbt just created
         counts = warehouse_counts(conn)
@@ -103,7 +105,8 @@ def run_demo(
     _print_summary(console, counts, url=url, seconds=time.monotonic() - started)
     if gates:
         console.print(gates, highlight=False)
-    write_demo_reports(console, url)
+    if "build_warehouse" in dag_ids:
+        write_demo_reports(console, url)
     return counts
 
 
@@ -128,6 +131,38 @@ def write_demo_reports(console: Console, url: str) -> list[Path]:
     for path in written:
         console.print(f"[green]✓[/green] report: {path}")
     return written
+
+
+# After the DAGs: one outreach campaign, the synthetic university's response, and the two DAGs
+# that load it (urm_demo.campaign explains the design).
+CAMPAIGN_DAGS = ("ingest_circulation", "build_warehouse")
+
+
+def _run_campaign(
+    console: Console, url: str, env: dict, logs: Path, sources: Path, *, users: int, days: int, seed: int
+) -> None:
+    from urm_demo.campaign import run_demo_campaign
+
+    step_started = time.monotonic()
+    with console.status("running the demo's outreach campaign and the university's response"):
+        campaign, responses = run_demo_campaign(
+            url=url,
+            sources=sources,
+            folder=urm_home() / "demo" / "campaigns",
+            users=users,
+            days=days,
+            seed=seed,
+        )
+        for dag_id in CAMPAIGN_DAGS:
+            result = run_dag_file(DAGS_DIR / f"{dag_id}.py", env, logs / f"{dag_id}-campaign.log")
+            if result.returncode != 0:
+                console.print(f"[red]✗ {dag_id} failed after the campaign[/red]; the end of its log:")
+                console.print(_failure_excerpt(logs / f"{dag_id}-campaign.log"))
+                raise typer.Exit(1)
+    console.print(
+        f"[green]✓[/green] campaign {campaign.name} ({campaign.period_start} to {campaign.period_end}): "
+        f"{responses} loans in response, loaded ({time.monotonic() - step_started:.0f}s)"
+    )
 
 
 def _eresource_services(sources: Path, *, days: int, seed: int):

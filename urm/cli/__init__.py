@@ -13,6 +13,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from ingest.errors import InvalidOption
+from urm.cli.campaigns import campaign_app
 from urm.cli.errors import is_cli_control, report_and_exit
 from urm.cli.exports import register as register_exports
 from urm.cli.ingest import ingest_app
@@ -46,6 +47,7 @@ app.add_typer(warehouse_app, name="warehouse")
 console = Console(stderr=True)
 app.add_typer(ingest_app(console), name="ingest")
 app.add_typer(privacy_app(console), name="privacy")
+app.add_typer(campaign_app(console), name="campaign")
 
 
 @app.callback()

@@ -55,10 +55,15 @@ def register(app: typer.Typer, console: Console) -> None:
         pdf: Annotated[bool, typer.Option(help="Also print a PDF with headless Chromium.")] = True,
     ) -> None:
         """Write a static, self-contained HTML insights report from the marts (small groups
-        suppressed); with --college, one college's learning-behaviour report, in HTML and PDF."""
+        suppressed), and campaigns.html, each outreach campaign's uptake; with --college, one
+        college's learning-behaviour report, in HTML and PDF."""
         from urm.reports.build import write_report
 
         written = write_report(out, college=college, pdf=pdf)
+        if not college:
+            from urm.reports.campaigns import write_campaigns_page
+
+            written.append(write_campaigns_page(out))
         for path in written:
             console.print(f"[green]✓[/green] wrote {path}")
 

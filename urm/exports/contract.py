@@ -27,7 +27,12 @@ class ContractRefused(UserError):
 
 FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
 LEVELS = ("individual", "aggregate")
-SCHEDULES = ("on_marts_update", "@daily", "@weekly", "@monthly")
+# Schemas a contract may read: marts (BI's too), or exports (models no BI role can read, such as
+# personal recommendations, that leave the warehouse only through a contract).
+SOURCE_SCHEMAS = ("marts", "exports")
+SCHEDULES = ("on_marts_update", "@daily", "@weekly", "@monthly", "on_demand")
+# on_demand: released only when a command asks (`urm campaign run` exports a campaign's treated
+# group), never by the export DAG's schedule.
 # Identifier kinds `restricted.identity` may hold; a column of one of these names is an identifier.
 IDENTIFIER_KINDS = ("student_number", "staff_number")
 # Names that are person identifiers or contact data wherever they appear: never exported.
@@ -100,6 +105,8 @@ class Contract:
     aggregate: Aggregate | None = None
     path: Path | None = None
     text_sha256: str = ""
+    # None: the marts schema of the run; "exports": the export-only schema (see SOURCE_SCHEMAS)
+    source_schema: str | None = None
 
     @property
     def extension(self) -> str:
@@ -191,6 +198,9 @@ def parse_contract(data: dict[str, Any], *, where: str = "contract", path: Path 
             raise _refuse(
                 where, f"SQL {part!r} may only read the contract's marts (no ';', comments or other schemas)"
             )
+    source_schema = data.get("schema")
+    if source_schema is not None and source_schema not in SOURCE_SCHEMAS:
+        raise _refuse(where, f"schema {source_schema!r} is not one of {', '.join(SOURCE_SCHEMAS)}")
     text = yaml.safe_dump(data, sort_keys=True)
     contract = Contract(
         consumer=consumer,
@@ -210,6 +220,7 @@ def parse_contract(data: dict[str, Any], *, where: str = "contract", path: Path 
         aggregate=aggregate,
         path=path,
         text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        source_schema=None if source_schema in (None, "marts") else str(source_schema),
     )
     check_rights(contract, where=where)
     return contract

@@ -131,6 +131,7 @@ def check_against_warehouse(
     """Refuse a contract whose marts or columns do not exist, or that `role` may not read; return
     column -> owning mart (the columns the role is granted)."""
     where = str(contract.path or contract.consumer)
+    consent_schema, schema = schema, contract.source_schema or schema
     found = mart_columns(conn, schema, contract.sources)
     missing_marts = [m for m in contract.sources if m not in found]
     if missing_marts:
@@ -170,8 +171,8 @@ def check_against_warehouse(
                 f"{where}: column {column!r} is in none of {', '.join(contract.sources)} "
                 f"(they have: {', '.join(sorted(owner))}); fix the contract's columns"
             )
-    if contract.level == "individual" and "dim_user" not in mart_columns(conn, schema, ("dim_user",)):
-        raise ContractRefused(f"{where}: {schema}.dim_user is missing: consent cannot be checked")
+    if contract.level == "individual" and "dim_user" not in mart_columns(conn, consent_schema, ("dim_user",)):
+        raise ContractRefused(f"{where}: {consent_schema}.dim_user is missing: consent cannot be checked")
     return owner
 
 
@@ -199,7 +200,12 @@ def _source_cte(contract: Contract, owner: dict[str, str], schema: str) -> sql.C
     )
 
 
-def build_query(contract: Contract, owner: dict[str, str], schema: str) -> tuple[sql.Composed, list[Any]]:
+def build_query(
+    contract: Contract, owner: dict[str, str], schema: str, only_user_keys: list[str] | None = None
+) -> tuple[sql.Composed, list[Any]]:
+    """The export's query; `only_user_keys` limits an individual export to those persons (a
+    campaign's treated group), on top of the contract's row filter and consent."""
+    consent_schema, schema = schema, contract.source_schema or schema
     row_filter = sql.SQL(contract.row_filter) if contract.row_filter else sql.SQL("true")  # type: ignore[arg-type]
     # The row filter reads the joined marts' columns by their plain names, before anything else.
     source = sql.SQL("select * from ({}) as joined where ({})").format(
@@ -225,11 +231,15 @@ def build_query(contract: Contract, owner: dict[str, str], schema: str) -> tuple
         # the identifier itself comes from the identity vault afterwards (reidentify), which the
         # export role cannot read: only the person's type is needed here
         columns = sql.SQL("{}, consent.user_type as urm_user_type").format(columns)
+    only = sql.SQL("")
+    if only_user_keys is not None:
+        only = sql.SQL(" where src.user_key = any(%s)")
+        params.append(list(only_user_keys))
     query = sql.SQL(
         "with src as ({}) select src.user_key as urm_user_key, {} from src"
-        " join {}.dim_user as consent on consent.user_key = src.user_key and {}"
+        " join {}.dim_user as consent on consent.user_key = src.user_key and {}{}"
         " order by src.user_key"
-    ).format(source, columns, sql.Identifier(schema), consent)
+    ).format(source, columns, sql.Identifier(consent_schema), consent, only)
     return query, params
 
 
@@ -378,8 +388,13 @@ def run_export(
     interval_start: datetime | None = None,
     interval_end: datetime | None = None,
     key: bytes | None = None,
+    only_user_keys: list[str] | None = None,
+    file_label: str | None = None,
 ) -> ExportResult:
-    """Export one consumer's contract; raise ContractRefused / PrivacyCheckFailed (no file written)."""
+    """Export one consumer's contract; raise ContractRefused / PrivacyCheckFailed (no file written).
+
+    `only_user_keys` limits an individual export to those persons (a campaign's treated group);
+    `file_label` names the file `CONSUMER-LABEL.EXT` instead of by the interval's end date."""
     from ingest.run import connect
     from urm.platform.warehouse import warehouse_url
 
@@ -398,7 +413,9 @@ def run_export(
         contract: Contract | None = None
         try:
             contract = load_contract(consumer, contracts_folder)
-            return _export(conn, contract, schema, release_id, started_at, interval, key, url)
+            return _export(
+                conn, contract, schema, release_id, started_at, interval, key, url, only_user_keys, file_label
+            )
         except (ContractRefused, checks.PrivacyCheckFailed) as err:
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 conn.rollback()
@@ -440,6 +457,8 @@ def _export(
     interval: tuple[datetime | None, datetime | None],
     key: bytes | None,
     url: str,
+    only_user_keys: list[str] | None = None,
+    file_label: str | None = None,
 ) -> ExportResult:
     k = k_anonymity()
     role = export_role()
@@ -448,7 +467,11 @@ def _export(
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read")
         owner = check_against_warehouse(conn, contract, schema, role)
-        query, params = build_query(contract, owner, schema)
+        if only_user_keys is not None and contract.aggregate is not None:
+            raise ContractRefused(
+                f"{contract.consumer}: a list of persons is exported by individual contracts"
+            )
+        query, params = build_query(contract, owner, schema, only_user_keys)
         become_export_role(conn, role)
         try:
             with conn.transaction(), conn.cursor() as cur:
@@ -498,6 +521,10 @@ def _export(
                 )
         if contract.row_filter:
             rules.append(f"row filter: {contract.row_filter}")
+        if only_user_keys is not None:
+            rules.append(
+                f"only the {len(only_user_keys)} persons the caller listed (a campaign's treated group)"
+            )
 
         columns = contract.output_columns()
         table = arrow_table(rows, columns, types)
@@ -507,7 +534,7 @@ def _export(
         data = serialise(table, contract.format)
         digest = hashlib.sha256(data).hexdigest()
 
-        label = (interval[1] or started_at).strftime("%Y%m%d")
+        label = file_label or (interval[1] or started_at).strftime("%Y%m%d")
         folder = contract.destination_url()
         fs, root = fsspec.core.url_to_fs(folder)
         fs.makedirs(root, exist_ok=True)

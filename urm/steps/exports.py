@@ -29,6 +29,8 @@ def is_due(consumer: str, as_of: datetime, url: str | None = None) -> bool:
     from urm.platform.warehouse import warehouse_url
 
     contract = load_contract(consumer)
+    if contract.schedule == "on_demand":
+        return False  # released by a command only (a campaign's treated group: urm campaign run)
     if contract.schedule == "on_marts_update":
         return True
     with connect(url or warehouse_url()) as conn:
@@ -52,6 +54,11 @@ def export_consumer(
     from urm.exports.export import run_export
 
     if not is_due(consumer, as_of):
-        return {"consumer": consumer, "skipped": "a release for this period exists already"}
+        reason = (
+            "released on demand only (urm campaign run)"
+            if load_contract(consumer).schedule == "on_demand"
+            else "a release for this period exists already"
+        )
+        return {"consumer": consumer, "skipped": reason}
     result = run_export(consumer, interval_start=interval_start, interval_end=interval_end or as_of)
     return result.as_dict()
