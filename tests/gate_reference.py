@@ -202,10 +202,13 @@ def daily_visitors(
 # -- the synthetic university's swipe exports -------------------------------------------------------
 
 
-def read_swipes(folder: Path, gate_site: Mapping[str, str], zone: ZoneInfo) -> list[Swipe]:
+def read_swipes(
+    folder: Path, gate_site: Mapping[str, str], zone: ZoneInfo, malformed: list[tuple[str, int]] | None = None
+) -> list[Swipe]:
     """Every well-formed swipe of the three export shapes in `folder` (the gate/swipes folder of
     the synthetic university), keyed by file and line; `gate_site` maps a turnstile to its site.
-    A line whose time cannot be read is left out (the loader quarantines it)."""
+    A line whose time cannot be read is left out (the loader quarantines it), and added to
+    `malformed` as (file name, line)."""
     swipes: list[Swipe] = []
 
     def add(where: str, card: str, gate: str, direction: str, result: str, at: datetime) -> None:
@@ -216,6 +219,8 @@ def read_swipes(folder: Path, gate_site: Mapping[str, str], zone: ZoneInfo) -> l
             try:
                 at = datetime.strptime(row["passed_at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
             except ValueError:
+                if malformed is not None:
+                    malformed.append((path.name, line))
                 continue
             add(f"{path.name}:{line}", row["card_number"], row["gate"], row["direction"], row["result"], at)
     for path in sorted(folder.glob("med-*.csv")):

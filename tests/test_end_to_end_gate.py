@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 
 from ingest.pseudonym import Pseudonymiser
 from tests.conftest import TEST_KEY
-from tests.gate_reference import Site, Swipe, daily_visitors, pair_visits
+from tests.gate_reference import Site, daily_visitors, pair_visits, read_swipes
 from urm.platform.settings import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
@@ -67,33 +67,8 @@ def truth(demo_run: dict) -> dict:
         for r in _seed("gate_sites")
     }
 
-    swipes: list[Swipe] = []
-    malformed = []
-
-    def add(where: str, card: str, gate: str, direction: str, result: str, at: datetime) -> None:
-        swipes.append(Swipe(where, card, gate_site.get(gate), direction, result, at))
-
-    folder = sources / "gate" / "swipes"
-    for path in sorted(folder.glob("main-*.csv")):
-        for line, row in enumerate(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))), start=2):
-            try:
-                at = datetime.strptime(row["passed_at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZONE)
-            except ValueError:
-                malformed.append((path.name, line))
-                continue
-            add(f"{path.name}:{line}", row["card_number"], row["gate"], row["direction"], row["result"], at)
-    for path in sorted(folder.glob("med-*.csv")):
-        text = path.read_bytes().decode("gb18030")
-        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            at = datetime.strptime(row["时间"], "%Y/%m/%d %H:%M:%S").replace(tzinfo=ZONE)
-            direction = {"进": "in", "出": "out"}[row["方向"]]
-            result = {"通过": "granted", "拒绝": "denied"}[row["结果"]]
-            add(f"{path.name}:{line}", row["卡号"], row["通道"], direction, result, at)
-    for path in sorted(folder.glob("study24-*.jsonl")):
-        for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            row = json.loads(text)
-            at = datetime.fromisoformat(row["passed_at"])
-            add(f"{path.name}:{line}", row["card_number"], row["gate"], row["direction"], row["result"], at)
+    malformed: list[tuple[str, int]] = []
+    swipes = read_swipes(sources / "gate" / "swipes", gate_site, ZONE, malformed)
     visits = pair_visits(swipes, sites, ZONE)
     by_key = {s.key: s for s in swipes}
 

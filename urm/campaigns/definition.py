@@ -22,11 +22,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
 from psycopg import sql
 
 from ingest.errors import UserError
 from urm.platform.settings import PROJECT_ROOT
+from urm.platform.yamlfiles import read_yaml, yaml_files
 
 
 class CampaignRefused(UserError):
@@ -271,10 +271,7 @@ def parse_campaign(data: Any, *, where: str = "campaign", path: Path | None = No
 
 
 def load_campaign_file(path: Path) -> Campaign:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise CampaignRefused(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(path, CampaignRefused)
     campaign = parse_campaign(data, where=str(path), path=path)
     if campaign.name != path.stem:
         raise CampaignRefused(f"{path}: name {campaign.name!r} must match the file name {path.stem}")
@@ -283,7 +280,7 @@ def load_campaign_file(path: Path) -> Campaign:
 
 def list_campaigns(folder: Path | None = None) -> list[Path]:
     folder = folder or campaigns_dir()
-    return sorted(p for p in folder.glob("*.yml") if not p.name.startswith("_"))
+    return yaml_files(folder)
 
 
 def load_campaign(name: str, folder: Path | None = None) -> Campaign:

@@ -19,6 +19,7 @@ import yaml  # type: ignore[import-untyped]
 
 from ingest.errors import UserError
 from urm.platform.settings import PROJECT_ROOT
+from urm.platform.yamlfiles import read_yaml, yaml_files
 
 
 class ContractRefused(UserError):
@@ -260,10 +261,7 @@ def check_rights(contract: Contract, *, where: str) -> None:
 
 
 def load_contract_file(path: Path) -> Contract:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ContractRefused(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(path, ContractRefused)
     contract = parse_contract(data, where=str(path), path=path)
     if contract.consumer != path.stem:
         raise ContractRefused(f"{path}: consumer {contract.consumer!r} must match the file name {path.stem}")
@@ -272,7 +270,7 @@ def load_contract_file(path: Path) -> Contract:
 
 def list_contracts(folder: Path | None = None) -> list[Path]:
     folder = folder or contracts_dir()
-    return sorted(p for p in folder.glob("*.yml") if not p.name.startswith("_"))
+    return yaml_files(folder)
 
 
 def load_contract(consumer: str, folder: Path | None = None) -> Contract:
