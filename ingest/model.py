@@ -149,6 +149,11 @@ class Format:
     line_parser: (
         Callable[[ParseContext], Callable[[Iterable[tuple[int, str]]], Iterator[ParsedItem]]] | None
     ) = None
+    # Optional, for line-oriented formats: block_parser(ctx, (batch_id, file label)) gives
+    # parse(first line number, text of whole lines) -> (COPY text of rows, their count, items of
+    # the lines it left to line_parser). The workers of ingest.pipelined use it instead of
+    # line_parser plus psycopg's row formatting; it must land exactly what line_parser would.
+    block_parser: Callable[[ParseContext, tuple[str, str]], Callable[[int, str], Any]] | None = None
     # A log written by appending (an EZproxy log read before the day ended): when a file begins
     # with the content an earlier load covered, only what follows is loaded, numbered on from
     # there. Needs line_parser. Other formats load a changed file whole (see the README's table

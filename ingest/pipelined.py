@@ -119,19 +119,27 @@ def _work(fmt: Format, ctx: ParseContext, prefix: tuple[str, str], tasks: Any, r
     assert fmt.line_parser is not None
     try:
         parse_lines = fmt.line_parser(ctx)
+        # A format's block parser writes the COPY text of the lines it can itself (see Format)
+        parse_block = fmt.block_parser(ctx, prefix) if fmt.block_parser is not None else None
         while True:
             task = tasks.get()
             if task is None:
                 break
             first, block = task
             text = block.decode("utf-8", errors="replace")
-            lines = text.split("\n")
-            if text.endswith("\n"):
-                lines.pop()
             out = bytearray()
             rows = 0
             rejected = []
-            for item in parse_lines(enumerate(lines, first)):
+            if parse_block is not None:
+                # its rows come first, then those of the lines it left (an order COPY ignores)
+                copy_text, rows, items = parse_block(first, text)
+                out += copy_text
+            else:
+                lines = text.split("\n")
+                if text.endswith("\n"):
+                    lines.pop()
+                items = parse_lines(enumerate(lines, first))
+            for item in items:
                 if type(item) is Rejected:
                     rejected.append(item)
                     continue

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ingest.ezproxy.blocks import ezproxy_block_parser
 from ingest.ezproxy.logformat import DEFAULT_LOG_FORMAT
 from ingest.ezproxy.parser import ezproxy_line_parser, parse_ezproxy_log
 from ingest.ezproxy.tables import EZPROXY_REQUESTS
@@ -29,6 +30,7 @@ EZPROXY_LOG = Format(
     table=EZPROXY_REQUESTS,
     parse=parse_ezproxy_log,
     line_parser=ezproxy_line_parser,
+    block_parser=ezproxy_block_parser,
     description=(
         "EZproxy request log, plain or gzip; option log_format is the LogFormat EZproxy was "
         f"configured with (default {DEFAULT_LOG_FORMAT!r})."
