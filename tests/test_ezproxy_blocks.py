@@ -13,10 +13,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ingest.pipelined as pipelined
 from ingest.ezproxy.blocks import ezproxy_block_parser
 from ingest.ezproxy.logformat import DEFAULT_LOG_FORMAT
+from ingest.ezproxy.parser import ezproxy_line_parser
 from ingest.model import ParseContext, Rejected
 from ingest.pseudonym import Pseudonymiser
 from ingest.run import ingest_files
@@ -198,3 +201,78 @@ def test_clean_lines_take_the_fast_path_and_the_rest_go_to_the_line_parser() -> 
         "\\N",
     ]
     assert [(type(item), item[0]) for item in items] == [(Rejected, 13), (Rejected, 14)]
+
+
+def _from_copy(value: str) -> str | None:
+    if value == "\\N":
+        return None
+    return value.replace("\\t", "\t").replace("\\\\", "\\")
+
+
+def _as_line_parser_values(row: str) -> tuple[int, tuple[object, ...]]:
+    """A COPY text row of the block parser as the per-line parser's (line, values)."""
+    _, _, line, when, login, network, campus, method, site, path, status, size, groups = row.split("\t")
+    values = [_from_copy(v) for v in (when, login, network, campus, method, site, path, status, size, groups)]
+    values[3] = None if values[3] is None else values[3] == "t"
+    values[7] = None if values[7] is None else int(values[7])  # type: ignore[arg-type]
+    values[8] = None if values[8] is None else int(values[8])  # type: ignore[arg-type]
+    return int(line), tuple(values)
+
+
+def _with_time_text(item: object) -> object:
+    """A line parser's item with its datetime as the text the block parser writes."""
+    if type(item) is Rejected:
+        return item
+    line, values = item  # type: ignore[misc]
+    return line, (values[0].isoformat(sep=" "), *values[1:])
+
+
+FRAGMENTS = {
+    "host": ["10.1.2.3", "10.1.2.3, 195.221.0.34", "2001:db8::1", "proxy", "-", "300.1.1.1"],
+    "user": ["-", "Jane.Doe@Univ.edu", "u1", "Ünï", "a\\b"],
+    "time": [
+        "01/Sep/2025:08:00:01 +0800",
+        "31/Feb/2025:08:00:01 +0800",
+        "01/Sep/2025:08:00:60 -0130",
+        "01/Sep/2025:08:00: 7 +0000",
+        "01/Sep/2025:08:00X07 +0800",
+        "1/Sep/2025:08:00:01 +0800",
+    ],
+    "request": [
+        "GET https://WWW.Host.org:443/a/b?q=x HTTP/1.1",
+        "GET http://host.org?q=1 HTTP/1.0",
+        "GET /http/www.reverse.org/p HTTP/1.1",
+        "CONNECT host.org:443 HTTP/1.1",
+        "GET http:///nohost HTTP/1.1",
+        "-",
+        "GET https://h.org/caf\u00e9 HTTP/1.1",
+        'GET https://h.org/a\\"b HTTP/1.1',
+        "GET https://h.org/x\x00y HTTP/1.1",
+    ],
+    "status": ["200", "-", "20", "\u0662\u0660\u0660", "302"],
+    "size": ["0", "-", "007", "1234567890123456789", "12x"],
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            *(st.sampled_from(values) for values in FRAGMENTS.values()), st.sampled_from(["", "\r", " "])
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_block_parser_agrees_with_the_line_parser(parts: list[tuple[str, ...]]) -> None:
+    lines = [f'{h} - {u} [{t}] "{r}" {s} {b}{end}' for h, u, t, r, s, b, end in parts]
+    numbered = list(enumerate(lines, 5))
+    expected = list(ezproxy_line_parser(ParseContext(Pseudonymiser(TEST_KEY)))(numbered))
+    copy_text, rows, items = ezproxy_block_parser(ParseContext(Pseudonymiser(TEST_KEY)), ("b", "f"))(
+        5, "\n".join(lines) + "\n"
+    )
+    fast = [_as_line_parser_values(row) for row in copy_text.decode().splitlines()]
+    assert rows == len(fast)
+    got = sorted([*fast, *map(_with_time_text, items)], key=lambda item: item[0])  # type: ignore[index]
+    normalised = [_with_time_text(item) for item in expected]
+    assert got == normalised
