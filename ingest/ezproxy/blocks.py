@@ -144,9 +144,7 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
         out: list[str] = []
         append = out.append
         slow_lines: list[tuple[int, str]] = []
-        line_no = first - 1
-        for line in lines:
-            line_no += 1
+        for line_no, line in enumerate(lines, first):
             found = match(line)
             if found is None or (check_lines and (not line.isascii() or search_control(line))):
                 slow_lines.append((line_no, line))
