@@ -3,7 +3,9 @@
 On one core, parsing a log line costs more Python time than COPYing its row, so they take
 turns. Here this process only reads blocks of raw bytes (about 1 MiB, cut at a line end) and hands
 them round-robin to worker processes, which parse the lines and format the rows as COPY text;
-their results come back in block order and are written to COPY unchanged. Memory stays flat: at
+their results come back in block order and are written to COPY unchanged. A format with a
+`block_parser` (EZproxy: ingest.ezproxy.blocks) writes the COPY text of a block's usual lines
+itself, and leaves the others to its line parser. Memory stays flat: at
 most `IN_FLIGHT` blocks per worker are queued at any time, whatever the file size.
 """
 
