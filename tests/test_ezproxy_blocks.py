@@ -234,6 +234,7 @@ FRAGMENTS = {
         "01/Sep/2025:08:00:01 +0800",
         "31/Feb/2025:08:00:01 +0800",
         "01/Sep/2025:08:00:60 -0130",
+        "01/Sep/2025:08:00:61 +0800",
         "01/Sep/2025:08:00: 7 +0000",
         "01/Sep/2025:08:00X07 +0800",
         "1/Sep/2025:08:00:01 +0800",
@@ -276,3 +277,15 @@ def test_block_parser_agrees_with_the_line_parser(parts: list[tuple[str, ...]]) 
     got = sorted([*fast, *map(_with_time_text, items)], key=lambda item: item[0])  # type: ignore[index]
     normalised = [_with_time_text(item) for item in expected]
     assert got == normalised
+
+
+def test_a_bad_second_is_explained_as_the_line_parser_explains_it() -> None:
+    """The line parser's reason for a second past 59 depends on whether it saw that minute
+    before; the block parser's slow lines share its resolver, so the minute a fast line saw counts."""
+    good = '10.1.2.3 - u [01/Sep/2025:08:00:01 +0800] "GET https://h.org/ HTTP/1.1" 200 1'
+    lines = [good, good.replace(":01 +0800", ":61 +0800")]
+    expected = list(ezproxy_line_parser(ParseContext(Pseudonymiser(TEST_KEY)))(enumerate(lines, 1)))
+    _, rows, items = ezproxy_block_parser(ParseContext(Pseudonymiser(TEST_KEY)), ("b", "f"))(
+        1, "\n".join(lines)
+    )
+    assert rows == 1 and items == expected[1:]

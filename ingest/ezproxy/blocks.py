@@ -54,7 +54,6 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
 
     `prefix` is (batch_id, file label): the first two columns of every row."""
     pattern = LogPattern(str(ctx.options.get("log_format") or DEFAULT_LOG_FORMAT))
-    slow = ezproxy_line_parser(ctx)  # raises the per-line parser's errors (a format without %t)
     index = pattern.index
 
     def group_number(*codes: str) -> int:
@@ -79,6 +78,10 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
     match = pattern.regex.fullmatch
     search_control = CONTROL.search
     resolve = _Resolver(ctx)
+    # The per-line parser, for the lines left to it, with the same caches: its reason for a second
+    # past 59 depends on whether it saw that minute, on a line of either path.
+    slow = ezproxy_line_parser(ctx, resolve)  # raises its errors (a format without %t)
+    known_minutes = resolve.minutes
     limit = _Resolver.LIMIT
     lead = "{}\t{}\t".format(*map(copy_escape, prefix))
     times: dict[str, str] = {}  # log time text -> COPY text of the instant ("": invalid)
@@ -92,9 +95,16 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
         if len(times) > limit:
             times.clear()
             minutes.clear()
-        second = text[18:20]
-        minute = minutes.get(text[:17] + text[20:])
-        if minute is not None and second.isdigit() and second.isascii() and second < "60":
+        second, key = text[18:20], text[:17] + text[20:]
+        minute = minutes.get(key)
+        # as resolve.time does when it knows the minute: the minute's instant, with this second
+        if (
+            minute is not None
+            and key in known_minutes
+            and second.isdigit()
+            and second.isascii()
+            and second < "60"
+        ):
             known = times[text] = minute[0] + second + minute[1]  # what replace(second=) gives
             return known
         try:
@@ -143,11 +153,12 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
         )
         out: list[str] = []
         append = out.append
-        slow_lines: list[tuple[int, str]] = []
+        # lines left to the per-line parser, parsed in turn: its caches see the lines in file order
+        items: list[ParsedItem] = []
         for line_no, line in enumerate(lines, first):
             found = match(line)
             if found is None or (check_lines and (not line.isascii() or search_control(line))):
-                slow_lines.append((line_no, line))
+                items.extend(slow(((line_no, line),)))
                 continue
             (time_raw, host_raw, user, method, authority, url_path, status, size,
              proxy_groups) = found.group(*wanted)  # fmt: skip
@@ -155,29 +166,29 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
             if when is None:
                 when = time_text(time_raw)
             if not when:
-                slow_lines.append((line_no, line))
+                items.extend(slow(((line_no, line),)))
                 continue
             if authority is not None:
                 site = sites_get(authority) or site_host(authority)
                 if not site:
-                    slow_lines.append((line_no, line))
+                    items.extend(slow(((line_no, line),)))
                     continue
                 if url_path is None:
                     url_path = "/"  # http://host?query
             elif needs_authority:
-                slow_lines.append((line_no, line))
+                items.extend(slow(((line_no, line),)))
                 continue
             else:
                 site = url_path = NULL
             if status is None or status == "-":
                 status = NULL
             elif len(status) != 3 or not status.isdigit():
-                slow_lines.append((line_no, line))
+                items.extend(slow(((line_no, line),)))
                 continue
             if size is None or size == "-":
                 size = NULL
             elif len(size) > 18 or not size.isdigit():
-                slow_lines.append((line_no, line))
+                items.extend(slow(((line_no, line),)))
                 continue
             if method is None or method == "-":
                 method = NULL
@@ -192,7 +203,6 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
                 f"{hosts_get(host_raw) or host_text(host_raw)}\t"
                 f"{method}\t{site}\t{url_path}\t{status}\t{size}\t{proxy_groups}\n"
             )
-        items = list(slow(slow_lines)) if slow_lines else []
         return "".join(out).encode("utf-8"), len(out), items
 
     return parse

@@ -195,9 +195,12 @@ def parse_ezproxy_log(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
         raise corrupt_gzip(path, error) from None
 
 
-def ezproxy_line_parser(ctx: ParseContext) -> Callable[[Iterable[tuple[int, str]]], Iterator[ParsedItem]]:
+def ezproxy_line_parser(
+    ctx: ParseContext, resolver: _Resolver | None = None
+) -> Callable[[Iterable[tuple[int, str]]], Iterator[ParsedItem]]:
     """The parser of numbered log lines: all but opening the file, so that blocks of a large file
-    can be parsed in worker processes (ingest.pipelined). Its caches last as long as it does."""
+    can be parsed in worker processes (ingest.pipelined). Its caches last as long as it does;
+    `resolver` shares them with ingest.ezproxy.blocks, which leaves it the lines it cannot take."""
     pattern = LogPattern(str(ctx.options.get("log_format") or DEFAULT_LOG_FORMAT))
     if not pattern.has("t"):
         raise ValueError(
@@ -226,7 +229,7 @@ def ezproxy_line_parser(ctx: ParseContext) -> Callable[[Iterable[tuple[int, str]
     )
     request_at, url_at = group_number("r"), group_number("U")
     match = pattern.regex.fullmatch
-    resolve = _Resolver(ctx)
+    resolve = resolver if resolver is not None else _Resolver(ctx)
     networks, site_hosts, logins = resolve.networks, resolve.site_hosts, resolve.logins
 
     def parse_lines(numbered_lines: Iterable[tuple[int, str]]) -> Iterator[ParsedItem]:
