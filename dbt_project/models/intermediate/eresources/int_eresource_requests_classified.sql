@@ -25,7 +25,7 @@ requests as (
 
     select * from {{ ref('stg_ezproxy__requests') }}
     {%- if is_incremental() %}
-    where batch_id in ({{ incremental_new_batches(1, 'ezproxy_requests') }})
+        where batch_id in ({{ incremental_new_batches(1, 'ezproxy_requests') }})
     {%- endif %}
 
 ),

@@ -29,50 +29,50 @@ with
 
 {% if is_incremental() %}
 
-new_requests as (
+    new_requests as (
 
-    select
-        login_key,
-        platform,
-        min(requested_at) as first_new_at
-    from {{ ref('int_eresource_requests_classified') }}
-    where
-        login_key is not null
-        and batch_id in ({{ incremental_new_batches(2, 'int_eresource_requests_classified') }})
-    group by login_key, platform
+        select
+            login_key,
+            platform,
+            min(requested_at) as first_new_at
+        from {{ ref('int_eresource_requests_classified') }}
+        where
+            login_key is not null
+            and batch_id in ({{ incremental_new_batches(2, 'int_eresource_requests_classified') }})
+        group by login_key, platform
 
-),
+    ),
 
--- where each touched (login, platform) is recomputed from
-recompute_from as (
+    -- where each touched (login, platform) is recomputed from
+    recompute_from as (
 
-    select
-        new_requests.login_key,
-        new_requests.platform,
-        least(new_requests.first_new_at, min(existing.session_started_at)) as recompute_from
-    from new_requests
-    left join {{ this }} as existing
-        on
-            new_requests.login_key = existing.login_key
-            and new_requests.platform = existing.platform
-            and existing.requested_at
-            >= new_requests.first_new_at
-            - make_interval(mins => {{ var('eresource_session_gap_minutes', 30) }})
-    group by new_requests.login_key, new_requests.platform, new_requests.first_new_at
+        select
+            new_requests.login_key,
+            new_requests.platform,
+            least(new_requests.first_new_at, min(existing.session_started_at)) as recompute_from
+        from new_requests
+        left join {{ this }} as existing
+            on
+                new_requests.login_key = existing.login_key
+                and new_requests.platform = existing.platform
+                and existing.requested_at
+                >= new_requests.first_new_at
+                - make_interval(mins => {{ var('eresource_session_gap_minutes', 30) }})
+        group by new_requests.login_key, new_requests.platform, new_requests.first_new_at
 
-),
+    ),
 
-requests as (
+    requests as (
 
-    select classified.*
-    from {{ ref('int_eresource_requests_classified') }} as classified
-    inner join recompute_from
-        on
-            classified.login_key = recompute_from.login_key
-            and classified.platform = recompute_from.platform
-            and classified.requested_at >= recompute_from.recompute_from
+        select classified.*
+        from {{ ref('int_eresource_requests_classified') }} as classified
+        inner join recompute_from
+            on
+                classified.login_key = recompute_from.login_key
+                and classified.platform = recompute_from.platform
+                and classified.requested_at >= recompute_from.recompute_from
 
-),
+    ),
 
 {% else %}
 

@@ -28,29 +28,29 @@ with
 
 {% if is_incremental() %}
 
-recomputed as (
+    recomputed as (
 
-    select
-        login_key,
-        platform,
-        min(session_started_at) as recompute_from
-    from {{ ref('int_eresource_requests_sessionised') }}
-    where batch_id in ({{ incremental_new_batches(3, 'int_eresource_requests_sessionised') }})
-    group by login_key, platform
+        select
+            login_key,
+            platform,
+            min(session_started_at) as recompute_from
+        from {{ ref('int_eresource_requests_sessionised') }}
+        where batch_id in ({{ incremental_new_batches(3, 'int_eresource_requests_sessionised') }})
+        group by login_key, platform
 
-),
+    ),
 
-requests as (
+    requests as (
 
-    select sessionised.*
-    from {{ ref('int_eresource_requests_sessionised') }} as sessionised
-    inner join recomputed
-        on
-            sessionised.login_key = recomputed.login_key
-            and sessionised.platform = recomputed.platform
-            and sessionised.requested_at >= recomputed.recompute_from
+        select sessionised.*
+        from {{ ref('int_eresource_requests_sessionised') }} as sessionised
+        inner join recomputed
+            on
+                sessionised.login_key = recomputed.login_key
+                and sessionised.platform = recomputed.platform
+                and sessionised.requested_at >= recomputed.recompute_from
 
-),
+    ),
 
 {% else %}
 
