@@ -83,19 +83,6 @@ FIXED_TABLES = (
     assigned_at timestamptz not null,
     primary key (campaign, period_start, user_key)
 )""",
-    # Which batches each incremental dbt model has taken in (dbt_project/macros/incremental.sql):
-    # a chain of models (ezproxy: classified, sessionised, sessions) reads new batches by
-    # anti-join on this table. Emptying a chain's rows (retention, erasure, key rotation do)
-    # makes its next build a full rebuild.
-    """create table if not exists raw.incremental_batches (
-    chain text not null,
-    step integer not null,
-    model text not null,
-    upstream text not null,
-    batch_id uuid not null,
-    recorded_at timestamptz not null default now(),
-    primary key (model, batch_id)
-)""",
 )
 
 

@@ -189,7 +189,7 @@ def test_incremental_builds_equal_a_full_rebuild(warehouse_url: str, work: Path)
     build(work)  # nothing new
     with psycopg.connect(warehouse_url) as conn:
         taken = conn.execute(
-            "select model, count(*) from raw.incremental_batches group by model order by model"
+            "select model, count(*) from intermediate.incremental_batches group by model order by model"
         ).fetchall()
         batches = conn.execute(
             "select count(*) from raw.load_log where target_table = 'ezproxy_requests'"
@@ -211,7 +211,7 @@ def test_retention_makes_the_next_build_a_full_rebuild(warehouse_url: str, work:
     result = apply_retention(warehouse_url, datetime(2024, 3, 2, 20, tzinfo=UTC), config)
     assert {t.table: t.deidentified for t in result.tables}["ezproxy_requests"] > 0
     with psycopg.connect(warehouse_url) as conn:
-        assert conn.execute("select count(*) from raw.incremental_batches").fetchone()[0] == 0
+        assert conn.execute("select count(*) from intermediate.incremental_batches").fetchone()[0] == 0
     build(work)
     with psycopg.connect(warehouse_url) as conn:
         for table in INCREMENTAL:

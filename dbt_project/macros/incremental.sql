@@ -1,22 +1,22 @@
 {#-
   Incremental models read new rows by batch, not by event time: a late file carries old event
-  times, and loads that overlap can commit out of finished_at order. raw.incremental_batches
-  (created by ingest.schema.migrate, and here if missing) records, for each model of a chain,
-  the batches it has taken in:
+  times, and loads that overlap can commit out of finished_at order. The table
+  intermediate.incremental_batches (created here by dbt's role, which may write intermediate but
+  not raw) records, for each model of a chain, the batches it has taken in:
 
   - step 1 of a chain reads the landing table's batches that raw.load_log lists and it has not
     recorded; each later step reads the batches the step before it recorded and it has not;
   - a model rebuilds itself from scratch (truncate, then everything is new) when its records and
-    its table disagree: rows but no record (a privacy step emptied the chain's records, or the
-    landing tables were emptied), a recorded batch its upstream no longer has (a batch gone from
-    the load log, an upstream rebuilt), or, for step 1, a new batch that replaced rows of an
+    its table disagree: rows but no record (a privacy step emptied the chain's records, the
+    records table was lost), a recorded batch its upstream no longer has (a batch gone from the
+    load log, the landing tables emptied, an upstream rebuilt), or, for step 1, a new batch that replaced rows of an
     earlier one (rows_replaced: the rest of a growing log's half-written last line);
   - a rebuild (or a --full-refresh) forgets the records of its own and later steps of the chain,
     so that every later step rebuilds too.
 -#}
 
 {% macro incremental_batches_ddl() -%}
-    create table if not exists raw.incremental_batches (
+    create table if not exists intermediate.incremental_batches (
         chain text not null,
         step integer not null,
         model text not null,
@@ -35,16 +35,16 @@
         where
             log.target_table = '{{ upstream }}'
             and not exists (
-                select 1 from raw.incremental_batches as done
+                select 1 from intermediate.incremental_batches as done
                 where done.model = '{{ this.name }}' and done.batch_id = log.batch_id
             )
     {%- else -%}
         select before.batch_id
-        from raw.incremental_batches as before
+        from intermediate.incremental_batches as before
         where
             before.model = '{{ upstream }}'
             and not exists (
-                select 1 from raw.incremental_batches as done
+                select 1 from intermediate.incremental_batches as done
                 where done.model = '{{ this.name }}' and done.batch_id = before.batch_id
             )
     {%- endif -%}
@@ -58,16 +58,16 @@
     begin
         if (
             exists (select 1 from {{ this }})
-            and not exists (select 1 from raw.incremental_batches where model = '{{ this.name }}')
+            and not exists (select 1 from intermediate.incremental_batches where model = '{{ this.name }}')
         ) or exists (
-            select 1 from raw.incremental_batches as done
+            select 1 from intermediate.incremental_batches as done
             where
                 done.model = '{{ this.name }}'
                 and not exists (
                     {%- if step == 1 %}
                     select 1 from raw.load_log as log where log.batch_id = done.batch_id
                     {%- else %}
-                    select 1 from raw.incremental_batches as before
+                    select 1 from intermediate.incremental_batches as before
                     where before.model = '{{ upstream }}' and before.batch_id = done.batch_id
                     {%- endif %}
                 )
@@ -79,19 +79,19 @@
                 log.target_table = '{{ upstream }}'
                 and log.rows_replaced > 0
                 and not exists (
-                    select 1 from raw.incremental_batches as done
+                    select 1 from intermediate.incremental_batches as done
                     where done.model = '{{ this.name }}' and done.batch_id = log.batch_id
                 )
         )
         {%- endif %}
         then
             truncate {{ this }};
-            delete from raw.incremental_batches where chain = '{{ chain }}' and step >= {{ step }};
+            delete from intermediate.incremental_batches where chain = '{{ chain }}' and step >= {{ step }};
         end if;
     end
     $prepare$
     {%- else %}
-    delete from raw.incremental_batches where chain = '{{ chain }}' and step >= {{ step }}
+    delete from intermediate.incremental_batches where chain = '{{ chain }}' and step >= {{ step }}
     {%- endif %}
 {%- endmacro %}
 
@@ -99,7 +99,7 @@
     rows in the table (a batch committed while the model ran is left for the next build); a later
     step records what the step before it had recorded, which nothing else changes meanwhile. -#}
 {% macro incremental_record(chain, step, upstream) -%}
-    insert into raw.incremental_batches (chain, step, model, upstream, batch_id)
+    insert into intermediate.incremental_batches (chain, step, model, upstream, batch_id)
     select '{{ chain }}', {{ step }}, '{{ this.name }}', '{{ upstream }}', new.batch_id
     from ({{ incremental_new_batches(step, upstream) }}) as new
     {%- if step == 1 %}
