@@ -239,3 +239,28 @@ def test_a_build_after_the_landing_tables_were_emptied_starts_again(warehouse_ur
     build(work)
     assert contents(warehouse_url)[INCREMENTAL[0]] == []
     assert sessions(warehouse_url) == []
+
+
+def test_privacy_steps_forget_only_the_chains_a_changed_landing_table_feeds(warehouse_url: str) -> None:
+    """A daily retention run that changed no row the e-resource chain reads keeps it incremental."""
+    from urm.privacy.incremental import forget_incremental_state
+
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute(
+            "create table if not exists intermediate.incremental_batches (chain text not null, "
+            "step integer not null, model text not null, upstream text not null, batch_id uuid not null, "
+            "recorded_at timestamptz not null default now(), primary key (model, batch_id))"
+        )
+        conn.execute("delete from intermediate.incremental_batches where chain in ('a', 'b')")
+        conn.execute(
+            "insert into intermediate.incremental_batches (chain, step, model, upstream, batch_id) values "
+            "('a', 1, 'a1', 'ezproxy_requests', gen_random_uuid()), ('a', 2, 'a2', 'a1', gen_random_uuid()), "
+            "('b', 1, 'b1', 'gate_passages', gen_random_uuid())"
+        )
+        assert forget_incremental_state(conn, ["koha_statistics"]) == 0
+        assert forget_incremental_state(conn, ["ezproxy_requests", "campus_people"]) == 2
+        left = conn.execute(
+            "select model from intermediate.incremental_batches where chain in ('a', 'b')"
+        ).fetchall()
+        assert left == [("b1",)]
+        conn.rollback()
