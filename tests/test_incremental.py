@@ -86,11 +86,11 @@ def ingest(url: str, path: Path) -> None:
     )
 
 
-def dbt(work: Path, *args: str) -> str:
+def dbt(work: Path, *args: str, gap: int = 30) -> str:
     result = run_dbt(
         *args,
         "--vars",
-        json.dumps({"library_timezone": "Asia/Shanghai"}),
+        json.dumps({"library_timezone": "Asia/Shanghai", "eresource_session_gap_minutes": gap}),
         "--target-path",
         str(work / "target"),
         "--log-path",
@@ -100,8 +100,8 @@ def dbt(work: Path, *args: str) -> str:
     return result.stdout
 
 
-def build(work: Path, *extra: str) -> str:
-    return dbt(work, "run", "--select", *CHAIN, *extra)
+def build(work: Path, *extra: str, gap: int = 30) -> str:
+    return dbt(work, "run", "--select", *CHAIN, *extra, gap=gap)
 
 
 def contents(url: str) -> dict[str, list[tuple]]:
@@ -115,9 +115,9 @@ def contents(url: str) -> dict[str, list[tuple]]:
     return found
 
 
-def assert_equals_full_rebuild(url: str, work: Path) -> dict[str, list[tuple]]:
+def assert_equals_full_rebuild(url: str, work: Path, gap: int = 30) -> dict[str, list[tuple]]:
     incremental = contents(url)
-    build(work, "--full-refresh")
+    build(work, "--full-refresh", gap=gap)
     full = contents(url)
     for table in INCREMENTAL + DOWNSTREAM:
         assert incremental[table] == full[table], table
@@ -196,6 +196,15 @@ def test_incremental_builds_equal_a_full_rebuild(warehouse_url: str, work: Path)
         ).fetchone()[0]
     assert taken == [(model.split(".")[1], batches) for model in INCREMENTAL]
     assert_equals_full_rebuild(warehouse_url, work)
+
+
+def test_a_changed_session_gap_rebuilds_the_sessions(warehouse_url: str, work: Path) -> None:
+    """The sessions depend on var eresource_session_gap_minutes: a build with another gap is a
+    full rebuild of the sessionised requests and what follows, not a mix of two gaps."""
+    before = sessions(warehouse_url)
+    build(work, gap=5)
+    assert len(sessions(warehouse_url)) > len(before)
+    assert_equals_full_rebuild(warehouse_url, work, gap=5)
 
 
 def test_retention_makes_the_next_build_a_full_rebuild(warehouse_url: str, work: Path) -> None:

@@ -11,6 +11,9 @@
     records table was lost), a recorded batch its upstream no longer has (a batch gone from the
     load log, the landing tables emptied, an upstream rebuilt), or, for step 1, a new batch that replaced rows of an
     earlier one (rows_replaced: the rest of a growing log's half-written last line);
+  - so does a model whose fingerprint changed: a SQL expression over what its rows depend on
+    besides the landing rows (the seeds that classify requests, the session gap), stored with
+    its records;
   - a rebuild (or a --full-refresh) forgets the records of its own and later steps of the chain,
     so that every later step rebuilds too.
 -#}
@@ -23,8 +26,10 @@
         upstream text not null,
         batch_id uuid not null,
         recorded_at timestamptz not null default now(),
+        fingerprint text not null default '',
         primary key (model, batch_id)
-    )
+    );
+    alter table intermediate.incremental_batches add column if not exists fingerprint text not null default ''
 {%- endmacro %}
 
 {#- Batches of `upstream` (step 1: a landing table's name; else the model before) not yet taken in. -#}
@@ -51,7 +56,7 @@
 {%- endmacro %}
 
 {#- Pre-hook: rebuild from scratch when the model's records cannot be trusted (see above). -#}
-{% macro incremental_prepare(chain, step, upstream) -%}
+{% macro incremental_prepare(chain, step, upstream, fingerprint="''") -%}
     {{ incremental_batches_ddl() }};
     {%- if is_incremental() %}
     do $prepare$
@@ -59,6 +64,9 @@
         if (
             exists (select 1 from {{ this }})
             and not exists (select 1 from intermediate.incremental_batches where model = '{{ this.name }}')
+        ) or exists (
+            select 1 from intermediate.incremental_batches
+            where model = '{{ this.name }}' and fingerprint <> ({{ fingerprint }})
         ) or exists (
             select 1 from intermediate.incremental_batches as done
             where
@@ -98,12 +106,27 @@
 {#- Post-hook: record the batches taken in. Step 1 records the load-log batches that now have
     rows in the table (a batch committed while the model ran is left for the next build); a later
     step records what the step before it had recorded, which nothing else changes meanwhile. -#}
-{% macro incremental_record(chain, step, upstream) -%}
-    insert into intermediate.incremental_batches (chain, step, model, upstream, batch_id)
-    select '{{ chain }}', {{ step }}, '{{ this.name }}', '{{ upstream }}', new.batch_id
+{% macro incremental_record(chain, step, upstream, fingerprint="''") -%}
+    insert into intermediate.incremental_batches (chain, step, model, upstream, batch_id, fingerprint)
+    select '{{ chain }}', {{ step }}, '{{ this.name }}', '{{ upstream }}', new.batch_id, ({{ fingerprint }})
     from ({{ incremental_new_batches(step, upstream) }}) as new
     {%- if step == 1 %}
     where exists (select 1 from {{ this }} as t where t.batch_id = new.batch_id)
     {%- endif %}
     on conflict do nothing
+{%- endmacro %}
+
+{#- Fingerprints of the e-resource chain: what classifies a request, and the session gap. -#}
+{% macro eresource_classification_fingerprint() -%}
+    (
+        select md5(coalesce(string_agg(platforms::text, '|' order by platforms::text), ''))
+        from {{ ref('eresource_platforms') }} as platforms
+    ) || (
+        select md5(coalesce(string_agg(networks::text, '|' order by networks::text), ''))
+        from {{ ref('campus_networks') }} as networks
+    )
+{%- endmacro %}
+
+{% macro eresource_session_fingerprint() -%}
+    'gap_minutes={{ var("eresource_session_gap_minutes", 30) }}'
 {%- endmacro %}

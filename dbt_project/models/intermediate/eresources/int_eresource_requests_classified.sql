@@ -3,8 +3,8 @@
 -- distinct host and network (a few thousand), not once per request (tens of millions).
 -- Incremental (macros/incremental.sql): each build classifies the requests of the batches it
 -- has not taken in yet and appends them; a request's class depends on nothing but its own row
--- and the seeds. After a change to the eresource_platforms or campus_networks seed, run
--- `urm build --full-refresh`.
+-- and the seeds; a change to the eresource_platforms or campus_networks seed changes the
+-- model's fingerprint and the next build rebuilds it in full.
 {{
     config(
         materialized='incremental',
@@ -14,8 +14,12 @@
             {'columns': ['batch_id']},
             {'columns': ['login_key', 'platform', 'requested_at']},
         ],
-        pre_hook="{{ incremental_prepare('ezproxy', 1, 'ezproxy_requests') }}",
-        post_hook="{{ incremental_record('ezproxy', 1, 'ezproxy_requests') }}",
+        pre_hook="{{ incremental_prepare(
+            'ezproxy', 1, 'ezproxy_requests', eresource_classification_fingerprint()
+        ) }}",
+        post_hook="{{ incremental_record(
+            'ezproxy', 1, 'ezproxy_requests', eresource_classification_fingerprint()
+        ) }}",
     )
 }}
 

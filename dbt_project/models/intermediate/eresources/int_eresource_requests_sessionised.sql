@@ -20,8 +20,12 @@
             {'columns': ['batch_id']},
             {'columns': ['login_key', 'platform', 'requested_at']},
         ],
-        pre_hook="{{ incremental_prepare('ezproxy', 2, 'int_eresource_requests_classified') }}",
-        post_hook="{{ incremental_record('ezproxy', 2, 'int_eresource_requests_classified') }}",
+        pre_hook="{{ incremental_prepare(
+            'ezproxy', 2, 'int_eresource_requests_classified', eresource_session_fingerprint()
+        ) }}",
+        post_hook="{{ incremental_record(
+            'ezproxy', 2, 'int_eresource_requests_classified', eresource_session_fingerprint()
+        ) }}",
     )
 }}
 
@@ -76,12 +80,12 @@ with
 
 {% else %}
 
-requests as (
+    requests as (
 
-    select * from {{ ref('int_eresource_requests_classified') }}
-    where login_key is not null
+        select * from {{ ref('int_eresource_requests_classified') }}
+        where login_key is not null
 
-),
+    ),
 
 {% endif %}
 

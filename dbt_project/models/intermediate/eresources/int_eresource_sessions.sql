@@ -54,11 +54,11 @@ with
 
 {% else %}
 
-requests as (
+    requests as (
 
-    select * from {{ ref('int_eresource_requests_sessionised') }}
+        select * from {{ ref('int_eresource_requests_sessionised') }}
 
-),
+    ),
 
 {% endif %}
 
