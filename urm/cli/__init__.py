@@ -118,8 +118,12 @@ def formats() -> None:
 @app.command()
 def build(
     select: Annotated[str | None, typer.Option(help="dbt selector, e.g. +user_persona.")] = None,
+    full_refresh: Annotated[
+        bool, typer.Option(help="Rebuild the incremental models from scratch (e.g. after a seed change).")
+    ] = False,
 ) -> None:
-    """Run `dbt build` (seeds, models, tests) on the warehouse."""
+    """Run `dbt build` (seeds, models, tests) on the warehouse. Incremental models take in the
+    batches loaded since the last build; --full-refresh rebuilds them from every row."""
     from ingest.privacy.keys import verify_pseudonym_key
     from ingest.run import connect
     from ingest.schema import migrate
@@ -130,7 +134,7 @@ def build(
     with connect(warehouse_url()) as conn:
         migrate(conn)
         verify_pseudonym_key(conn, pseudonym_key(announce=False))  # another key: refused before dbt
-    args = ["build"] + (["--select", select] if select else [])
+    args = ["build"] + (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     result = run_dbt(*args, check=False)
     typer.echo(result.stdout)
     if result.returncode:

@@ -28,6 +28,7 @@ from ingest.privacy.identity import erasure_salt, identifier_digest, salted_dige
 from ingest.privacy.keys import KEY_LOCK, ensure_pseudonym_key
 from ingest.pseudonym import KINDS, Pseudonymiser, normalise
 from ingest.run import connect
+from urm.privacy.incremental import forget_incremental_state
 from urm.privacy.tables import add_keys, create_key_set, scrub, user_schemas
 
 # Clear identifiers shorter than this are not searched for in quarantined text (a borrower number
@@ -97,6 +98,8 @@ def erase_person(
             key_set = create_key_set(conn)
             add_keys(conn, key_set, keys)
             done = scrub(conn, key_set, user_schemas(conn))
+            if done.deleted or done.deidentified:
+                forget_incremental_state(conn)  # incremental models rebuild in full next time
             for value in {normalise(value) for _, value in clear}:
                 if len(value) >= MIN_SEARCHED_LENGTH:
                     cur = conn.execute(

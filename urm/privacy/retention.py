@@ -30,6 +30,7 @@ from ingest.privacy.keys import KEY_LOCK
 from ingest.registry import raw_tables
 from ingest.run import connect
 from urm.privacy.config import RetentionConfig, TableRetention, retention_config
+from urm.privacy.incremental import forget_incremental_state
 from urm.privacy.tables import (
     LANDING_SCHEMAS,
     Scrubbed,
@@ -202,6 +203,11 @@ def apply_retention(url: str, as_of: datetime, config: RetentionConfig | None = 
         result.derived = scrub(conn, gone, [*derived, "quarantine"])
 
         result.erasures_reapplied = _reapply_erasures(conn)
+        # Incremental models fed by a changed landing table rebuild in full at the next build.
+        if result.erasures_reapplied.deleted or result.erasures_reapplied.deidentified:
+            forget_incremental_state(conn)
+        else:
+            forget_incremental_state(conn, [t.table for t in result.tables if t.deleted or t.deidentified])
         conn.execute(
             "insert into restricted.retention_runs (ran_at, as_of, rows_deleted, rows_deidentified, details) "
             "values (now(), %s, %s, %s, %s)",

@@ -28,6 +28,7 @@ from ingest.errors import InvalidOption
 from ingest.privacy.keys import KEY_LOCK, key_fingerprint, mismatch, recorded_fingerprint
 from ingest.pseudonym import Pseudonymiser
 from ingest.run import connect
+from urm.privacy.incremental import forget_incremental_state
 from urm.privacy.tables import HEX_TOKEN, LANDING_SCHEMAS, PSEUDONYM_SHAPE, key_columns, user_schemas
 
 
@@ -125,6 +126,8 @@ def rotate_key(url: str, old_key: bytes, new_key: bytes) -> RotationResult:
             )
         quarantined = len(rewritten)
 
+        # Keys hashed into derived ids (session ids) follow only through a full rebuild.
+        forget_incremental_state(conn)
         conn.execute(
             "update restricted.privacy_state set key_fingerprint = %s, key_rotated_at = now(), "
             "key_rotations = key_rotations + 1",

@@ -1,11 +1,36 @@
 -- Each EZproxy request with its platform, whether it was use, a static asset, denied or an
 -- error, and whether it came from campus. Platforms and campus ranges are matched once per
 -- distinct host and network (a few thousand), not once per request (tens of millions).
+-- Incremental (macros/incremental.sql): each build classifies the requests of the batches it
+-- has not taken in yet and appends them; a request's class depends on nothing but its own row
+-- and the seeds; a change to the eresource_platforms or campus_networks seed changes the
+-- model's fingerprint and the next build rebuilds it in full.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['batch_id']},
+            {'columns': ['login_key', 'platform', 'requested_at']},
+        ],
+        pre_hook="{{ incremental_prepare(
+            'ezproxy', 1, 'ezproxy_requests', eresource_classification_fingerprint()
+        ) }}",
+        post_hook="{{ incremental_record(
+            'ezproxy', 1, 'ezproxy_requests', eresource_classification_fingerprint()
+        ) }}",
+    )
+}}
+
 with
 
 requests as (
 
     select * from {{ ref('stg_ezproxy__requests') }}
+    {%- if is_incremental() %}
+        where batch_id in ({{ incremental_new_batches(1, 'ezproxy_requests') }})
+    {%- endif %}
 
 ),
 
@@ -90,7 +115,8 @@ classified as (
             else 'use'
         end as request_class,
         requests.response_bytes,
-        requests.requested_at
+        requests.requested_at,
+        requests.batch_id
     from requests
     left join host_platforms
         on requests.site_host = host_platforms.site_host

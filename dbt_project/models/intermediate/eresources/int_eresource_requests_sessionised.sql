@@ -1,14 +1,93 @@
 -- Requests of identified logins grouped into sessions: one login on one platform, a new
 -- session after more than var('eresource_session_gap_minutes') (default 30) without a request.
 -- Requests without a login cannot be attributed to a session and are left out here.
+--
+-- Incremental (macros/incremental.sql), keyed on request_id (delete+insert): a build takes the
+-- classified requests of the batches it has not taken in, whatever their time (a late file),
+-- and for each (login, platform) they touch recomputes every request from the start of the
+-- session that holds (earliest new request - gap), or from the earliest new request when no
+-- session reaches that far. Sessions before that point cannot change (their last request is
+-- more than the gap before anything new), so the result is the full rebuild's; session ids
+-- depend only on who, where and when the session began.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='request_id',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['request_id'], 'unique': True},
+            {'columns': ['batch_id']},
+            {'columns': ['login_key', 'platform', 'requested_at']},
+        ],
+        pre_hook="{{ incremental_prepare(
+            'ezproxy', 2, 'int_eresource_requests_classified', eresource_session_fingerprint()
+        ) }}",
+        post_hook="{{ incremental_record(
+            'ezproxy', 2, 'int_eresource_requests_classified', eresource_session_fingerprint()
+        ) }}",
+    )
+}}
+
 with
 
-requests as (
+{% if is_incremental() %}
 
-    select * from {{ ref('int_eresource_requests_classified') }}
-    where login_key is not null
+    new_requests as (
 
-),
+        select
+            login_key,
+            platform,
+            min(requested_at) as first_new_at
+        from {{ ref('int_eresource_requests_classified') }}
+        where
+            login_key is not null
+            and batch_id in ({{ incremental_new_batches(2, 'int_eresource_requests_classified') }})
+        group by login_key, platform
+
+    ),
+
+    -- where each touched (login, platform) is recomputed from
+    recompute_from as (
+
+        select
+            new_requests.login_key,
+            new_requests.platform,
+            least(new_requests.first_new_at, min(existing.session_started_at)) as recompute_from
+        from new_requests
+        left join {{ this }} as existing
+            on
+                new_requests.login_key = existing.login_key
+                and new_requests.platform = existing.platform
+                and existing.requested_at
+                >= new_requests.first_new_at
+                - make_interval(mins => {{ var('eresource_session_gap_minutes', 30) }})
+        group by new_requests.login_key, new_requests.platform, new_requests.first_new_at
+
+    ),
+
+    requests as (
+
+        select classified.*
+        from {{ ref('int_eresource_requests_classified') }} as classified
+        inner join recompute_from
+            on
+                classified.login_key = recompute_from.login_key
+                and classified.platform = recompute_from.platform
+                and classified.requested_at >= recompute_from.recompute_from
+
+    ),
+
+{% else %}
+
+    requests as (
+
+        select * from {{ ref('int_eresource_requests_classified') }}
+        where login_key is not null
+
+    ),
+
+{% endif %}
 
 gaps as (
 
@@ -76,7 +155,8 @@ final as (
         request_class,
         on_campus,
         session_started_at,
-        requested_at
+        requested_at,
+        batch_id
     from with_start
 
 )

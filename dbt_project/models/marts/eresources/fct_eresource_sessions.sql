@@ -1,8 +1,11 @@
+-- A table rebuilt every time on top of the incremental int_eresource_sessions: attributing a
+-- session to its user (int_identity_links, int_user_versions) is cheap at session grain, and a
+-- roster change can re-attribute old sessions, which a full join always gets right.
 with
 
-requests as (
+sessions as (
 
-    select * from {{ ref('int_eresource_requests_sessionised') }}
+    select * from {{ ref('int_eresource_sessions') }}
 
 ),
 
@@ -17,28 +20,6 @@ versions as (
 
     select * from {{ ref('int_user_versions') }}
     where not is_deleted
-
-),
-
-sessions as (
-
-    select
-        session_id,
-        login_key,
-        platform,
-        publisher,
-        min(requested_at) as started_at,
-        max(requested_at) as ended_at,
-        count(*) filter (where request_class = 'use')::integer as requests,
-        count(*) filter (where request_class = 'static')::integer as static_requests,
-        count(*) filter (where request_class = 'denied')::integer as denied_requests,
-        -- where the session began: people rarely change networks within half an hour
-        (array_agg(
-            on_campus
-            order by requested_at, request_id
-        ))[1] as on_campus
-    from requests
-    group by session_id, login_key, platform, publisher
 
 ),
 

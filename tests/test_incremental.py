@@ -1,0 +1,275 @@
+"""Incremental builds give the marts of a full rebuild: day by day, a late file, a grown log, a
+build with nothing new, and after retention de-identified rows the models had taken in.
+
+Small EZproxy logs go through the real loader; dbt builds only the e-resource chain."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ingest.campus.tables import CAMPUS_PEOPLE
+from ingest.pseudonym import Pseudonymiser
+from ingest.run import ingest_files
+from urm.platform.dbt import run_dbt
+from urm.privacy.config import RetentionConfig, TableRetention
+from urm.privacy.retention import apply_retention
+
+from .conftest import TEST_KEY, empty_landing
+from .test_dbt_core import RawWriter
+
+pytestmark = pytest.mark.integration
+
+pseudonym = Pseudonymiser(TEST_KEY).pseudonym
+
+INCREMENTAL = (
+    "intermediate.int_eresource_requests_classified",
+    "intermediate.int_eresource_requests_sessionised",
+    "intermediate.int_eresource_sessions",
+)
+DOWNSTREAM = ("marts.fct_eresource_sessions", "marts.eresource_reconciliation_monthly")
+CHAIN = [name.split(".")[1] for name in INCREMENTAL + DOWNSTREAM]
+LOG_FORMAT = '%h %{ezproxy-session}i %u %t "%r" %s %b'
+SD = "http://www.sciencedirect.com/science/article/pii/S"
+CNKI = "https://kns.cnki.net/kcms2/article/abstract?x="
+
+
+def line(user: str, at: str, url: str, ip: str = "10.1.2.3", status: int = 200) -> str:
+    return f'{ip} sess {user} [{at} +0800] "GET {url} HTTP/1.1" {status} 100\n'
+
+
+DAY_1 = [
+    line("alice", "01/Mar/2024:09:00:00", SD + "1"),
+    line("alice", "01/Mar/2024:09:20:00", SD + "2"),
+    line("alice", "01/Mar/2024:10:30:00", SD + "3"),  # 70 minutes later: a second session
+    line("alice", "01/Mar/2024:10:31:00", CNKI + "1"),
+    line("bob", "01/Mar/2024:22:00:00", "http://example.org/", ip="8.8.8.8"),
+    line("-", "01/Mar/2024:22:01:00", "http://example.org/", ip="8.8.8.8"),
+]
+DAY_2 = [
+    line("alice", "02/Mar/2024:09:00:00", SD + "4"),
+    line("carol", "02/Mar/2024:09:05:00", CNKI + "2", status=403),
+    line("alice", "02/Mar/2024:09:25:00", SD + "5"),
+]
+# loaded after day 2, with times of day 1: they join alice's two ScienceDirect sessions into one,
+# move the start of her CNKI session earlier, and start bob's session before it began
+LATE = [
+    line("alice", "01/Mar/2024:09:45:00", SD + "6"),
+    line("alice", "01/Mar/2024:10:10:00", SD + "7"),
+    line("alice", "01/Mar/2024:10:05:00", CNKI + "3"),
+    line("bob", "01/Mar/2024:21:40:00", "http://example.org/a.css", ip="8.8.8.8"),
+]
+# day 2's log grows: the session of the morning goes on, a new one in the evening, and a last line
+# still being written (no newline: the next load reads it again whole and replaces its row)
+GROWN = [
+    line("alice", "02/Mar/2024:09:50:00", SD + "8"),
+    line("alice", "02/Mar/2024:20:00:00", SD + "9"),
+]
+PARTIAL = line("carol", "02/Mar/2024:21:00:00", CNKI + "4")
+
+
+def ingest(url: str, path: Path) -> None:
+    ingest_files(
+        url,
+        "ezproxy",
+        "ezproxy-log",
+        [path],
+        key=TEST_KEY,
+        max_reject_share=0.5,
+        options={"log_format": LOG_FORMAT},
+    )
+
+
+def dbt(work: Path, *args: str, gap: int = 30) -> str:
+    result = run_dbt(
+        *args,
+        "--vars",
+        json.dumps({"library_timezone": "Asia/Shanghai", "eresource_session_gap_minutes": gap}),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    )
+    assert "Completed successfully" in result.stdout, result.stdout[-3000:]
+    return result.stdout
+
+
+def build(work: Path, *extra: str, gap: int = 30) -> str:
+    return dbt(work, "run", "--select", *CHAIN, *extra, gap=gap)
+
+
+def contents(url: str) -> dict[str, list[tuple]]:
+    """Every row of every table of the chain, in a stable order."""
+    found = {}
+    with psycopg.connect(url) as conn:
+        conn.execute("set time zone 'UTC'")
+        for table in INCREMENTAL + DOWNSTREAM:
+            rows = conn.execute(f"select * from {table}").fetchall()
+            found[table] = sorted(rows, key=lambda row: tuple("" if v is None else str(v) for v in row))
+    return found
+
+
+def assert_equals_full_rebuild(url: str, work: Path, gap: int = 30) -> dict[str, list[tuple]]:
+    incremental = contents(url)
+    build(work, "--full-refresh", gap=gap)
+    full = contents(url)
+    for table in INCREMENTAL + DOWNSTREAM:
+        assert incremental[table] == full[table], table
+    return full
+
+
+def sessions(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        conn.execute("set time zone 'Asia/Shanghai'")
+        return conn.execute(
+            "select login_key, platform, started_at::time::text, ended_at::time::text, requests, "
+            "static_requests, denied_requests from intermediate.int_eresource_sessions "
+            "order by int_eresource_sessions.started_at, platform"
+        ).fetchall()
+
+
+@pytest.fixture(scope="module")
+def work(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("incremental")
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        empty_landing(conn)  # the chain's tables of another module's build are rebuilt, not extended
+        RawWriter(conn).load(
+            CAMPUS_PEOPLE,
+            [
+                {
+                    "snapshot_date": date(2024, 2, 1),
+                    "person_key": "person-alice",
+                    "login_key": pseudonym("login", "alice"),
+                    "person_type": "student",
+                    "consent_profiling": True,
+                    "consent_ranking": False,
+                }
+            ],
+            loaded_at="2024-02-01T00:00:00",
+            file="roster.json",
+        )
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_incremental_builds_equal_a_full_rebuild(warehouse_url: str, work: Path) -> None:
+    alice, bob = pseudonym("login", "alice"), pseudonym("login", "bob")
+    logs = work / "logs-in"
+    logs.mkdir()
+    (logs / "day1.log").write_text("".join(DAY_1))
+    ingest(warehouse_url, logs / "day1.log")
+    dbt(work, "build", "--select", "+fct_eresource_sessions", "+eresource_reconciliation_monthly")
+
+    (logs / "day2.log").write_text("".join(DAY_2))
+    ingest(warehouse_url, logs / "day2.log")
+    build(work)
+
+    (logs / "late.log").write_text("".join(LATE))
+    ingest(warehouse_url, logs / "late.log")
+    build(work)
+    assert sessions(warehouse_url)[:3] == [
+        (alice, "ScienceDirect", "09:00:00", "10:30:00", 5, 0, 0),
+        (alice, "CNKI", "10:05:00", "10:31:00", 2, 0, 0),
+        (bob, "Other", "21:40:00", "22:00:00", 1, 1, 0),
+    ]
+    assert_equals_full_rebuild(warehouse_url, work)
+
+    (logs / "day2.log").write_text("".join(DAY_2 + GROWN) + PARTIAL.rstrip("\n"))
+    ingest(warehouse_url, logs / "day2.log")
+    build(work)
+    (logs / "day2.log").write_text("".join(DAY_2 + GROWN) + PARTIAL)
+    ingest(warehouse_url, logs / "day2.log")  # the last line again, whole: rows_replaced
+    build(work)
+    build(work)  # nothing new
+    with psycopg.connect(warehouse_url) as conn:
+        taken = conn.execute(
+            "select model, count(*) from intermediate.incremental_batches group by model order by model"
+        ).fetchall()
+        batches = conn.execute(
+            "select count(*) from raw.load_log where target_table = 'ezproxy_requests'"
+        ).fetchone()[0]
+    assert taken == [(model.split(".")[1], batches) for model in INCREMENTAL]
+    assert_equals_full_rebuild(warehouse_url, work)
+
+
+def test_a_changed_session_gap_rebuilds_the_sessions(warehouse_url: str, work: Path) -> None:
+    """The sessions depend on var eresource_session_gap_minutes: a build with another gap is a
+    full rebuild of the sessionised requests and what follows, not a mix of two gaps."""
+    before = sessions(warehouse_url)
+    build(work, gap=5)
+    assert len(sessions(warehouse_url)) > len(before)
+    assert_equals_full_rebuild(warehouse_url, work, gap=5)
+
+
+def test_retention_makes_the_next_build_a_full_rebuild(warehouse_url: str, work: Path) -> None:
+    """Day 1's requests lose their login: the next build forgets their sessions, as a full
+    rebuild does, and no incremental table keeps a login the landing table no longer has."""
+    bob = pseudonym("login", "bob")
+    config = RetentionConfig(
+        default_days=100_000,
+        tables={
+            "ezproxy_requests": TableRetention("ezproxy_requests", 1, ("requested_at",), ("client_network",))
+        },
+    )
+    result = apply_retention(warehouse_url, datetime(2024, 3, 2, 20, tzinfo=UTC), config)
+    assert {t.table: t.deidentified for t in result.tables}["ezproxy_requests"] > 0
+    with psycopg.connect(warehouse_url) as conn:
+        assert conn.execute("select count(*) from intermediate.incremental_batches").fetchone()[0] == 0
+    build(work)
+    with psycopg.connect(warehouse_url) as conn:
+        for table in INCREMENTAL:
+            kept = conn.execute(
+                f"select count(*) from {table} as t where t.login_key is not null and not exists "
+                "(select 1 from raw.ezproxy_requests as r where r.login_key = t.login_key)"
+            ).fetchone()[0]
+            assert kept == 0, table
+        assert (
+            conn.execute(
+                "select count(*) from intermediate.int_eresource_requests_sessionised as s "
+                "join staging.stg_ezproxy__requests as r using (request_id) where r.login_key is null"
+            ).fetchone()[0]
+            == 0
+        )
+    assert all(row[0] != bob for row in sessions(warehouse_url))
+    assert sessions(warehouse_url)  # day 2 stays
+    assert_equals_full_rebuild(warehouse_url, work)
+
+
+def test_a_build_after_the_landing_tables_were_emptied_starts_again(warehouse_url: str, work: Path) -> None:
+    """Rows with no record (another test's leftovers, a restored landing schema) are not kept."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("truncate raw.ezproxy_requests, raw.load_log")
+    build(work)
+    assert contents(warehouse_url)[INCREMENTAL[0]] == []
+    assert sessions(warehouse_url) == []
+
+
+def test_privacy_steps_forget_only_the_chains_a_changed_landing_table_feeds(warehouse_url: str) -> None:
+    """A daily retention run that changed no row the e-resource chain reads keeps it incremental."""
+    from urm.privacy.incremental import forget_incremental_state
+
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute(
+            "create table if not exists intermediate.incremental_batches (chain text not null, "
+            "step integer not null, model text not null, upstream text not null, batch_id uuid not null, "
+            "recorded_at timestamptz not null default now(), primary key (model, batch_id))"
+        )
+        conn.execute("delete from intermediate.incremental_batches where chain in ('a', 'b')")
+        conn.execute(
+            "insert into intermediate.incremental_batches (chain, step, model, upstream, batch_id) values "
+            "('a', 1, 'a1', 'ezproxy_requests', gen_random_uuid()), ('a', 2, 'a2', 'a1', gen_random_uuid()), "
+            "('b', 1, 'b1', 'gate_passages', gen_random_uuid())"
+        )
+        assert forget_incremental_state(conn, ["koha_statistics"]) == 0
+        assert forget_incremental_state(conn, ["ezproxy_requests", "campus_people"]) == 2
+        left = conn.execute(
+            "select model from intermediate.incremental_batches where chain in ('a', 'b')"
+        ).fetchall()
+        assert left == [("b1",)]
+        conn.rollback()
