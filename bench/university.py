@@ -658,6 +658,8 @@ def run(args: argparse.Namespace, console) -> Results:
     url = fresh_database(base, args.database)
     # Everything the DAGs start reads these: the bench's database, home and pseudonym key.
     os.environ.update({"URM_WAREHOUSE_URL": url, "URM_HOME": str(bench_home), "URM_PSEUDONYM_KEY": BENCH_KEY})
+    # a failing task fails the bench within seconds instead of retrying for minutes
+    os.environ.setdefault("URM_RETRY_DELAY_SECONDS", "1")
     results.machine = machine_info(url)
     console.print(
         f"[green]✓[/green] database {args.database}; {users:,} people ({args.fraction:g} of "
