@@ -134,6 +134,10 @@ def truncate(url: str) -> None:
         conn.execute("truncate raw.ezproxy_requests, raw.load_log, quarantine.rejected_rows")
 
 
+def _mb(result: dict, key: str) -> str:
+    return f"{result[key]:.0f}" if key in result else "-"  # psql's memory is not measured
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, nargs="+", default=[200_000, 2_000_000])
@@ -163,8 +167,8 @@ def main(argv: list[str] | None = None) -> None:
             for phase, result in (("ingest", ingest), ("psql COPY", copy)):
                 print(
                     f"{lines:>10} {phase:<12} {result['rows'] / result['seconds']:>10,.0f} "
-                    f"{result['seconds']:>8.1f} {result.get('peak_rss_mb', 0):>12.0f} "
-                    f"{result.get('worker_peak_rss_mb', 0):>11.0f}"
+                    f"{result['seconds']:>8.1f} {_mb(result, 'peak_rss_mb'):>12} "
+                    f"{_mb(result, 'worker_peak_rss_mb'):>11}"
                 )
             ratio = copy["seconds"] / ingest["seconds"]
             print(f"{lines:>10} ingest speed / psql COPY speed = {ratio:.2f} (goal >= 0.50)")

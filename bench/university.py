@@ -958,7 +958,9 @@ def render_section(results: Results) -> str:
         "### Peak memory per process\n\n"
         "Resident set size of every process of the run (this one, the DAG runs with the tasks they "
         "run in process, the parse workers they fork, dbt, psql, the server's backends), sampled "
-        "every 0.5 s; the largest per kind of process. A process shorter than 0.5 s can be missed.\n\n"
+        "every 0.5 s; the largest per kind of process. A process shorter than 0.5 s can be missed; a "
+        "PostgreSQL process's RSS counts the shared buffers it touched (`shared_buffers`, 256 MB on the "
+        "embedded server), so its own memory is less.\n\n"
         + _table(["process", "peak RSS MB", "≤ 1 GB", "command (largest)"], rows, right={1})
     )
     rows = [[f"`{name}`", _mb(size)] for name, size in results.relations]
