@@ -57,7 +57,7 @@ REFERENCE_PEOPLE = 65_000
 REFERENCE_DAYS = 365
 REFERENCE_ROWS = {  # landing table -> rows a year
     "koha_statistics": 1_500_000,
-    "gate_swipes": 6_000_000,
+    "gate_passages": 6_000_000,
     "ezproxy_requests": 20_000_000,
 }
 REFERENCE_COUNTER_PLATFORMS = 150
@@ -78,6 +78,10 @@ DAILY_DAGS = (
     "ingest_services",
     "build_warehouse",
 )
+# Tables that grow with the people (a roster, a collection) or with the period alone (COUNTER
+# reports: platforms x months), not with both; the others grow with people x days.
+PER_PERSON_TABLES = ("ils_items", "folio_items", "campus_")
+PER_PERIOD_TABLES = ("counter_",)
 TARGETS = {
     "backfill_seconds": 600,
     "daily_seconds": 60,
@@ -421,6 +425,36 @@ def psql_copy_speed(conn, url: str, table: str, folder: Path, psql: str | None =
     return {"rows": int(row[0]) if row else 0, "seconds": seconds, "bytes": size}
 
 
+def column_types(db, table: str) -> dict[str, Any]:
+    """SQLAlchemy types of raw.`table`'s columns, so that to_sql binds each value as its column's type."""
+    from sqlalchemy import types
+    from sqlalchemy.dialects import postgresql
+
+    known = {
+        "uuid": postgresql.UUID(as_uuid=True),
+        "cidr": postgresql.CIDR(),
+        "inet": postgresql.INET(),
+        "jsonb": postgresql.JSONB(),
+        "json": postgresql.JSON(),
+        "_text": postgresql.ARRAY(types.Text()),
+        "numeric": types.Numeric(),
+        "int2": types.SmallInteger(),
+        "int4": types.Integer(),
+        "int8": types.BigInteger(),
+        "float8": types.Float(),
+        "bool": types.Boolean(),
+        "date": types.Date(),
+        "timestamptz": types.TIMESTAMP(timezone=True),
+        "timestamp": types.TIMESTAMP(),
+        "text": types.Text(),
+    }
+    rows = db.exec_driver_sql(
+        "select column_name, udt_name from information_schema.columns "
+        f"where table_schema = 'raw' and table_name = '{table}'"
+    ).fetchall()
+    return {name: known[udt] for name, udt in rows if udt in known}
+
+
 def to_sql_speed(url: str, table: str, sample: int, method: str | None) -> dict[str, Any]:
     """pandas `DataFrame.to_sql` (SQLAlchemy + psycopg) of `sample` rows of raw.`table` into an empty
     table LIKE it; the read is off the clock."""
@@ -437,6 +471,7 @@ def to_sql_speed(url: str, table: str, sample: int, method: str | None) -> dict[
             db.exec_driver_sql(
                 f'create table {COMPARE_SCHEMA}."{copy_table}" (like raw."{table}" including defaults)'
             )
+            dtype = column_types(db, table)
         started = time.perf_counter()
         frame.to_sql(
             copy_table,
@@ -446,6 +481,7 @@ def to_sql_speed(url: str, table: str, sample: int, method: str | None) -> dict[
             index=False,
             method=method,
             chunksize=10_000 if method is None else 1_000,
+            dtype=dtype,  # pandas would send uuid and cidr values as VARCHAR, which PostgreSQL refuses
         )
         seconds = time.perf_counter() - started
         with engine.begin() as db:
@@ -716,7 +752,8 @@ def run(args: argparse.Namespace, console) -> Results:
                         try:
                             outcome = to_sql_speed(url, table, sample, method)
                         except Exception as error:
-                            results.notes.append(f"to_sql of {table} (method={method}) failed: {error}")
+                            first = str(error).splitlines()[0][:300]
+                            results.notes.append(f"to_sql of {table} (method={method}) failed: {first}")
                             continue
                     results.to_sql.append({"table": table, **outcome})
             # 7. the daily run
@@ -759,7 +796,8 @@ def _table(header: list[str], rows: list[list[str]], right: set[int] | None = No
 
 
 def _mb(n: float) -> str:
-    return f"{n / 1024**2:,.0f}"
+    mb = n / 1024**2
+    return f"{mb:,.1f}" if mb < 10 else f"{mb:,.0f}"
 
 
 def _met(ok: bool) -> str:
@@ -769,12 +807,41 @@ def _met(ok: bool) -> str:
 def scale_factors(results: Results) -> tuple[dict[str, float], float]:
     """Per landing table, the factor to the reference year: by rows where the reference gives a
     table's rows, else by people and days. The second value: the default (people x days)."""
-    default = (REFERENCE_PEOPLE / results.users) * (REFERENCE_DAYS / results.days)
+    people, period = REFERENCE_PEOPLE / results.users, REFERENCE_DAYS / results.days
+    default = people * period
     factors = {}
     for table, rows in results.landed.items():
         reference = REFERENCE_ROWS.get(table)
-        factors[table] = reference / rows if reference and rows else default
+        if reference and rows:
+            factors[table] = reference / rows
+        elif table.startswith(PER_PERSON_TABLES):
+            factors[table] = people
+        elif table.startswith(PER_PERIOD_TABLES):
+            factors[table] = period
+        else:
+            factors[table] = default
     return factors, default
+
+
+def scale_basis(table: str) -> str:
+    if table in REFERENCE_ROWS:
+        return ""
+    if table.startswith(PER_PERSON_TABLES):
+        return " (people)"
+    if table.startswith(PER_PERIOD_TABLES):
+        return " (days)"
+    return " (people × days)"
+
+
+def extrapolate_dag(stages: list[Stage], dag_id: str, factors: dict[str, float], default: float) -> float:
+    """A DAG at the reference size: its tasks' seconds scaled by its data, plus what lies outside its
+    tasks (starting the process, Airflow, importing) as it is. Task times still hold fixed costs
+    (imports, connections), so from a small fraction this overstates."""
+    wall = sum(s.seconds for s in stages if s.kind == "dag" and s.name == dag_id)
+    tasks = sum(
+        s.seconds for s in stages if s.kind in {"task", "validation"} and s.name.startswith(dag_id + ".")
+    )
+    return max(0.0, wall - tasks) + tasks * _dag_factor(dag_id, factors, default)
 
 
 def render_section(results: Results) -> str:
@@ -791,14 +858,24 @@ def render_section(results: Results) -> str:
         f"Size: **{results.fraction:g} of the reference university**: {results.users:,} people "
         f"(reference {REFERENCE_PEOPLE:,}), {results.days} days (reference {REFERENCE_DAYS}), seed "
         f"{results.seed}. Columns marked *extrapolated* scale this run linearly to the reference year: "
-        f"a table with a reference volume (circulation, gates, EZproxy) by its rows, any other by "
-        f"people × days (× {default:,.1f}); they are estimates, not measurements."
+        f"a table with a reference volume (circulation, gates, EZproxy) by its rows, a roster or "
+        f"collection by people, COUNTER by days, any other by people × days (× {default:,.1f}); a DAG's "
+        f"tasks by the largest factor of the tables it loads (dbt and the other DAGs by people × days), "
+        f"what lies outside its tasks (process start, Airflow) kept as measured. They are estimates, "
+        f"not measurements."
+        + (
+            f"\n\n**A fraction under 0.05 is a smoke test**: fixed costs (imports, Airflow, dbt's "
+            f"per-node overhead) dominate its times, and scaled by {default:,.0f} they overstate the "
+            f"reference year by far. Measure at `--fraction 0.1` or more."
+            if results.fraction < 0.05
+            else ""
+        )
     )
     # generated vs reference
     rows = []
     reference_names = {
         "koha_statistics": "circulation events (1.5 M)",
-        "gate_swipes": "gate passages (6 M)",
+        "gate_passages": "gate passages (6 M)",
         "ezproxy_requests": "EZproxy lines (20 M)",
     }
     for table, landed in results.landed.items():
@@ -808,7 +885,7 @@ def render_section(results: Results) -> str:
                 f"raw.{table}",
                 f"{landed:,}",
                 f"{reference:,}" if reference else "–",
-                f"{landed * factors[table]:,.0f}" + ("" if reference else " (people × days)"),
+                f"{landed * factors[table]:,.0f}" + scale_basis(table),
                 reference_names.get(table, ""),
             ]
         )
@@ -846,7 +923,10 @@ def render_section(results: Results) -> str:
                 f"{stage.seconds:,.1f}",
             ]
             if extrapolate:
-                row.append(f"{stage.seconds * factor:,.0f}" if stage.kind in {"dag", "dbt"} else "")
+                if stage.kind == "dag":
+                    row.append(f"{extrapolate_dag(stages, stage.name, factors, default):,.0f}")
+                else:
+                    row.append(f"{stage.seconds * (default if stage.kind == 'dbt' else factor):,.0f}")
             row.append(stage.detail)
             rows.append(row)
         header = ["stage", "kind", "seconds"] + (["extrapolated s"] if extrapolate else []) + ["detail"]
@@ -854,7 +934,9 @@ def render_section(results: Results) -> str:
 
     backfill_total = sum(s.seconds for s in results.backfill if s.kind == "dag")
     backfill_full = sum(
-        s.seconds * _dag_factor(s.name, factors, default) for s in results.backfill if s.kind == "dag"
+        extrapolate_dag(results.backfill, s.name, factors, default)
+        for s in results.backfill
+        if s.kind == "dag"
     )
     daily_total = sum(s.seconds for s in results.daily if s.kind == "dag")
     out.append(
@@ -879,7 +961,7 @@ def render_section(results: Results) -> str:
         + f"\n\nDaily run: **{daily_total:,.1f} s** at this size. At full size (target ≤ "
         f"{TARGETS['daily_seconds']} s of work) it lies between this figure (the fixed costs: starting "
         f"Airflow, dbt, the services) and **{_daily_upper(results, factors, default):,.0f} s** "
-        "(every second of the daily DAGs scaled with the data, as a `build_warehouse` whose models are "
+        "(the daily DAGs' tasks scaled with the data, as a `build_warehouse` whose models are "
         "not incremental does: it rebuilds the whole history every day)."
     )
     rows = []
@@ -993,7 +1075,9 @@ def _dag_factor(dag_id: str, factors: dict[str, float], default: float) -> float
 
 def _daily_upper(results: Results, factors: dict[str, float], default: float) -> float:
     """The daily run with every second scaled to the reference year: an upper bound."""
-    return sum(s.seconds * _dag_factor(s.name, factors, default) for s in results.daily if s.kind == "dag")
+    return sum(
+        extrapolate_dag(results.daily, s.name, factors, default) for s in results.daily if s.kind == "dag"
+    )
 
 
 def _target_rows(results, factors, default, backfill_total, backfill_full, daily_total) -> list[list[str]]:

@@ -191,12 +191,13 @@ def probe_table(warehouse_url: str):
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         conn.execute("drop table if exists raw.bench_probe")
         conn.execute(
-            "create table raw.bench_probe (id bigint not null, label text, at timestamptz, "
-            "loaded boolean not null default true)"
+            "create table raw.bench_probe (batch_id uuid not null, id bigint not null, label text, "
+            "at timestamptz, network cidr, roles text[], hours numeric, loaded boolean not null default true)"
         )
         conn.execute(
-            "insert into raw.bench_probe (id, label, at) select n, 'row ' || n, "
-            "timestamptz '2026-01-01' + n * interval '1 second' from generate_series(1, 2000) n"
+            "insert into raw.bench_probe (batch_id, id, label, at, network, roles, hours) "
+            "select gen_random_uuid(), n, 'row ' || n, timestamptz '2026-01-01' + n * interval '1 second', "
+            "cidr '10.1.2.0/24', array['student'], n / 4.0 from generate_series(1, 2000) n"
         )
         yield conn
         conn.execute("drop table if exists raw.bench_probe")
@@ -217,7 +218,8 @@ def test_psql_copies_the_rows_that_landed_into_a_table_like_it(
 def test_to_sql_loads_a_sample_into_a_table_like_it(
     probe_table: psycopg.Connection, warehouse_url: str
 ) -> None:
-    outcome = to_sql_speed(warehouse_url, "bench_probe", 500, None)
+    outcome = to_sql_speed(warehouse_url, "bench_probe", 500, None)  # uuid, cidr, arrays bound as such
     assert outcome["rows"] == 500 and outcome["seconds"] > 0
+    assert to_sql_speed(warehouse_url, "bench_probe", 100, "multi")["rows"] == 100
     left = probe_table.execute(f"select to_regclass('{COMPARE_SCHEMA}.bench_probe_to_sql')").fetchone()
     assert left == (None,)
