@@ -589,6 +589,7 @@ class Runner:
         self.url, self.sources, self.days, self.seed = url, sources, days, seed
         self.ils, self.console, self.sampler = ils, console, sampler
         self.logs = Path(os.environ["URM_HOME"]) / "logs" / "bench"
+        self.embedded = False  # the bench's database on the embedded server: dbt's embedded target
 
     @contextmanager
     def services(self) -> Iterator[dict[str, str]]:
@@ -598,6 +599,8 @@ class Runner:
         from urm.platform.dbt import run_dbt
 
         env = dag_env(self.url, self.sources, self.ils)
+        if self.embedded:  # URM_WAREHOUSE_URL names the bench's database, but the server is the
+            env["URM_DBT_TARGET"] = "embedded"  # embedded one: its dbt target (2 threads), as the demo
         with self.console.status("preparing Airflow's metadata database and dbt's manifest"):
             ensure_metadata_db(env)
             run_dbt("parse", url=self.url)
@@ -729,6 +732,7 @@ def run(args: argparse.Namespace, console) -> Results:
             "untouched": plan.untouched,
         }
         runner = Runner(url, sources, args.days, args.seed, args.ils, console, sampler)
+        runner.embedded = not external
         with runner.services() as env:
             # 2. backfill: every DAG of the demo's order (the campaign left out)
             from urm_demo.run import DAG_ORDER
