@@ -781,7 +781,8 @@ def run(args: argparse.Namespace, console) -> Results:
                     ).fetchall()
                 ]
         results.memory = sampler.by_kind()
-        results.memory_commands = {kind: cmd for (_, kind), (_, cmd) in sampler.peaks.items()}
+        for (_, kind), (_rss, command) in sorted(sampler.peaks.items(), key=lambda item: item[1][0]):
+            results.memory_commands[kind] = command  # the command of the kind's largest process
     if not args.keep:
         drop_database(base, args.database)
         shutil.rmtree(bench_home, ignore_errors=True)
