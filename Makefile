@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.8
+# `make bench` runs this share of the reference university (65,000 people, 365 days)
+BENCH_FRACTION ?= 0.1
 
 .PHONY: demo test bench lint lock clean warehouse-stop
 
@@ -25,7 +27,8 @@ demo: $(STAMP) $(MANIFEST)  ## generate a synthetic university and run every DAG
 test: $(STAMP) $(MANIFEST)  ## the whole test suite (unit, integration, DAGs, end to end)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) $(MANIFEST)  ## speed and memory benchmarks; results go to BENCHMARKS.md by hand
+bench: $(STAMP) $(MANIFEST)  ## the reference university (BENCH_FRACTION of it) and the EZproxy ingest bench
+	$(BIN)/python -m bench.university --fraction $(BENCH_FRACTION) --output BENCHMARKS.md
 	$(BIN)/python -m bench.ezproxy_ingest
 
 lint: $(STAMP)  ## the checks `make test` also runs: ruff format, ruff, mypy, sqlfluff

@@ -65,18 +65,7 @@ def run_demo(
         generate(sources, users=users, days=days, seed=seed, history_days=DEMO_HISTORY_DAYS)
     console.print(f"[green]✓[/green] synthetic university written to {sources}")
 
-    env = {
-        **airflow_env(),
-        **run_time_env(url),
-        "URM_LANDING_DIR": str(sources),
-        # a library runs one ILS: load the chosen one's files of the two the university writes
-        "URM_CIRCULATION_FORMATS": ILS_FORMATS[ils],
-        # the warehouse as one `dbt build` task: the per-model rendering production uses starts
-        # dbt once per model (see dags/build_warehouse.py)
-        "URM_WAREHOUSE_TASKS": os.environ.get("URM_WAREHOUSE_TASKS", "single"),
-        # for any Airflow operator or hook that wants the warehouse as a connection
-        "AIRFLOW_CONN_URM_WAREHOUSE": url.replace("postgresql://", "postgres://", 1),
-    }
+    env = dag_env(url, sources, ils)
     with console.status("preparing Airflow's metadata database and dbt's manifest"):
         ensure_metadata_db(env)
         run_dbt("parse", url=url)
@@ -108,6 +97,22 @@ def run_demo(
     if "build_warehouse" in dag_ids:
         write_demo_reports(console, url)
     return counts
+
+
+def dag_env(url: str, sources: Path, ils: str) -> dict[str, str]:
+    """The environment the demo's DAG runs get (also used by `bench.university`)."""
+    return {
+        **airflow_env(),
+        **run_time_env(url),
+        "URM_LANDING_DIR": str(sources),
+        # a library runs one ILS: load the chosen one's files of the two the university writes
+        "URM_CIRCULATION_FORMATS": ILS_FORMATS[ils],
+        # the warehouse as one `dbt build` task: the per-model rendering production uses starts
+        # dbt once per model (see dags/build_warehouse.py)
+        "URM_WAREHOUSE_TASKS": os.environ.get("URM_WAREHOUSE_TASKS", "single"),
+        # for any Airflow operator or hook that wants the warehouse as a connection
+        "AIRFLOW_CONN_URM_WAREHOUSE": url.replace("postgresql://", "postgres://", 1),
+    }
 
 
 def write_demo_reports(console: Console, url: str) -> list[Path]:
