@@ -377,6 +377,15 @@ def gate_records(url: str) -> list[tuple]:
         ).fetchall()
 
 
+def first_gate_records(url: str) -> list[tuple]:
+    """When each step of the gate chain recorded day 1's batch: a rebuild records it again."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select model, min(recorded_at) from intermediate.incremental_batches where chain = 'gate' "
+            "group by model order by model"
+        ).fetchall()
+
+
 def load_swipes(url: str, rows: list[dict], file: str) -> None:
     from ingest.gate.tables import GATE_PASSAGES
 
@@ -388,6 +397,7 @@ def test_incremental_gate_builds_equal_a_full_rebuild(warehouse_url: str, work: 
     c1, c2, c3 = (pseudonym("card", card) for card in ("c1", "c2", "c3"))
     load_swipes(warehouse_url, GATE_DAY_1, "swipes-2024-03-04.csv")
     dbt(work, "build", "--select", "+fct_visits", "+fct_site_hourly")
+    first_recorded = first_gate_records(warehouse_url)
     load_swipes(warehouse_url, GATE_DAY_2, "swipes-2024-03-05.csv")
     gate_build(work)
     load_swipes(warehouse_url, GATE_LATE, "late.csv")
@@ -407,8 +417,10 @@ def test_incremental_gate_builds_equal_a_full_rebuild(warehouse_url: str, work: 
         (day + "10:00:00+08", day + "11:00:00+08"),
         (None, day + "12:00:00+08"),
     ]
+    assert first_gate_records(warehouse_url) == first_recorded  # day 2 and the late file: no rebuild
     assert_gate_equals_full_rebuild(warehouse_url, work)
 
+    first_recorded = first_gate_records(warehouse_url)
     load_swipes(warehouse_url, GATE_LATE, "late-again.csv")  # an export that repeats a whole file
     gate_build(work)
     gate_build(work)  # nothing new
@@ -421,10 +433,13 @@ def test_incremental_gate_builds_equal_a_full_rebuild(warehouse_url: str, work: 
     records = dict(gate_records(warehouse_url))
     assert records["int_gate_passages_deduplicated"] in (batches - 1, batches)
     assert records["int_visits_paired_from_gate_events"] == records["int_gate_passages_deduplicated"]
+    assert first_gate_records(warehouse_url) == first_recorded  # every build took in, none rebuilt
     assert_gate_equals_full_rebuild(warehouse_url, work)
 
 
-def test_changed_pairing_rules_and_privacy_steps_rebuild_the_visits(warehouse_url: str, work: Path) -> None:
+def test_changed_gate_pairing_rules_and_privacy_steps_rebuild_the_visits(
+    warehouse_url: str, work: Path
+) -> None:
     """The pairing rules are the visits' fingerprint; a privacy step that changed gate_passages
     forgets the gate chain's records (and only those), so the next build is a full rebuild."""
     from urm.privacy.incremental import forget_incremental_state
@@ -434,7 +449,6 @@ def test_changed_pairing_rules_and_privacy_steps_rebuild_the_visits(warehouse_ur
     assert visits(warehouse_url) != before  # c1's 14:00 entry no longer pairs with the 15:30 exit
     assert_gate_equals_full_rebuild(warehouse_url, work, max_visit=1)
 
-    gate_build(work)
     with psycopg.connect(warehouse_url) as conn:
         other = conn.execute("select count(*) from intermediate.incremental_batches where chain <> 'gate'")
         others = other.fetchone()[0]
@@ -444,6 +458,6 @@ def test_changed_pairing_rules_and_privacy_steps_rebuild_the_visits(warehouse_ur
         assert gate_records(warehouse_url) == []
         left = conn.execute("select count(*) from intermediate.incremental_batches where chain <> 'gate'")
         assert left.fetchone()[0] == others
-    gate_build(work)
+    gate_build(work, max_visit=1)
     assert all(v[0] != pseudonym("card", "c3") for v in visits(warehouse_url))
-    assert_gate_equals_full_rebuild(warehouse_url, work)
+    assert_gate_equals_full_rebuild(warehouse_url, work, max_visit=1)
