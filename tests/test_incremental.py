@@ -437,27 +437,34 @@ def test_incremental_gate_builds_equal_a_full_rebuild(warehouse_url: str, work: 
     assert_gate_equals_full_rebuild(warehouse_url, work)
 
 
-def test_changed_gate_pairing_rules_and_privacy_steps_rebuild_the_visits(
-    warehouse_url: str, work: Path
-) -> None:
-    """The pairing rules are the visits' fingerprint; a privacy step that changed gate_passages
+def test_changed_gate_pairing_rules_and_retention_rebuild_the_visits(warehouse_url: str, work: Path) -> None:
+    """The pairing rules are the visits' fingerprint; a retention run that de-identified swipes
     forgets the gate chain's records (and only those), so the next build is a full rebuild."""
-    from urm.privacy.incremental import forget_incremental_state
-
     before = visits(warehouse_url)
     gate_build(work, max_visit=1)
     assert visits(warehouse_url) != before  # c1's 14:00 entry no longer pairs with the 15:30 exit
     assert_gate_equals_full_rebuild(warehouse_url, work, max_visit=1)
 
     with psycopg.connect(warehouse_url) as conn:
-        other = conn.execute("select count(*) from intermediate.incremental_batches where chain <> 'gate'")
-        others = other.fetchone()[0]
-        assert forget_incremental_state(conn, ["gate_passages"]) > 0
-        conn.execute("delete from raw.gate_passages where card_key = %s", (pseudonym("card", "c3"),))
-        conn.commit()
-        assert gate_records(warehouse_url) == []
-        left = conn.execute("select count(*) from intermediate.incremental_batches where chain <> 'gate'")
-        assert left.fetchone()[0] == others
+        others = conn.execute("select count(*) from intermediate.incremental_batches where chain <> 'gate'")
+        other_records = others.fetchone()[0]
+    config = RetentionConfig(
+        default_days=100_000, tables={"gate_passages": TableRetention("gate_passages", 1, ("passed_at",))}
+    )
+    result = apply_retention(warehouse_url, datetime(2024, 3, 5, 12, tzinfo=UTC), config)
+    assert {t.table: t.deidentified for t in result.tables}["gate_passages"] > 0  # day 1's swipes
+    assert gate_records(warehouse_url) == []
+    with psycopg.connect(warehouse_url) as conn:
+        others = conn.execute("select count(*) from intermediate.incremental_batches where chain <> 'gate'")
+        assert others.fetchone()[0] == other_records
     gate_build(work, max_visit=1)
-    assert all(v[0] != pseudonym("card", "c3") for v in visits(warehouse_url))
+    kept = visits(warehouse_url)
+    assert kept and all(v[1] is None or v[1] >= "2024-03-05" for v in kept)
+    with psycopg.connect(warehouse_url) as conn:
+        for table in GATE_INCREMENTAL:
+            stale = conn.execute(
+                f"select count(*) from {table} as t where t.card_key is not null and not exists "
+                "(select 1 from raw.gate_passages as r where r.card_key = t.card_key)"
+            ).fetchone()[0]
+            assert stale == 0, table
     assert_gate_equals_full_rebuild(warehouse_url, work, max_visit=1)
