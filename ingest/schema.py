@@ -137,6 +137,12 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         indexes = [
             *FIXED_INDEXES,
             *((t.schema, f"{t.name}_batch", f"on {t.schema}.{t.name} (batch_id)") for t in tables),
+            # the loader's replacement of re-delivered keys (ingest.loader._replace_older) looks them up
+            *(
+                (t.schema, f"{t.name}_replace", f"on {t.schema}.{t.name} ({', '.join(t.replace_keys)})")
+                for t in tables
+                if t.replace_keys
+            ),
         ]
         present = set(
             conn.execute(

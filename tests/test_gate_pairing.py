@@ -48,6 +48,7 @@ def pairing(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "compile",
         "--select",
         "int_visits_paired_from_gate_events",
+        "--full-refresh",  # the whole pairing, not the incremental step of a warehouse that has the table
         "--target-path",
         str(work / "target"),
         "--log-path",

@@ -3,13 +3,72 @@
 -- load and kept, across loads, as many times as the load that saw it most often. Each gate is
 -- placed at its site by the gate_devices seed; a gate the seed does not know keeps a null site
 -- (its swipes are counted nowhere, and the landing checks report it).
+--
+-- Incremental (macros/incremental.sql, chain gate step 1), keyed on passage_key (delete+insert):
+-- a build takes the swipes of the batches it has not taken in, whatever their time (a late file),
+-- and recomputes every copy, in every batch, of each distinct swipe they hold. A swipe's rows
+-- depend only on its own copies, so the result is the full rebuild's: a new batch may add
+-- occurrences or become the kept copy of an occurrence (its passage_key stays), never remove one.
+-- A batch whose swipes all lose to earlier copies keeps no row and is not recorded; later builds
+-- look at it again, to the same result. A batch that replaced rows (a grown file's last line), a
+-- batch gone from the load log or a changed gate_devices seed rebuild the chain from scratch.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='passage_key',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['passage_key'], 'unique': True},
+            {'columns': ['batch_id']},
+            {'columns': ['card_key', 'site_code', 'passed_at']},
+        ],
+        pre_hook="{{ incremental_prepare('gate', 1, 'gate_passages', gate_passages_fingerprint()) }}",
+        post_hook="{{ incremental_record('gate', 1, 'gate_passages', gate_passages_fingerprint()) }}",
+    )
+}}
+
 with
 
-passages as (
+{% if is_incremental() %}
 
-    select * from {{ ref('stg_gate__passages') }}
+    new_swipes as (
 
-),
+        select distinct
+            coalesce(card_key, '') as card_key,
+            gate_id,
+            direction,
+            result,
+            passed_at
+        from {{ ref('stg_gate__passages') }}
+        where batch_id in ({{ incremental_new_batches(1, 'gate_passages') }})
+
+    ),
+
+    -- every copy, in any batch, of a swipe the new batches hold
+    passages as (
+
+        select passages.*
+        from {{ ref('stg_gate__passages') }} as passages
+        inner join new_swipes
+            on
+                coalesce(passages.card_key, '') = new_swipes.card_key
+                and passages.gate_id = new_swipes.gate_id
+                and passages.direction = new_swipes.direction
+                and passages.result = new_swipes.result
+                and passages.passed_at = new_swipes.passed_at
+
+    ),
+
+{% else %}
+
+    passages as (
+
+        select * from {{ ref('stg_gate__passages') }}
+
+    ),
+
+{% endif %}
 
 turnstiles as (
 

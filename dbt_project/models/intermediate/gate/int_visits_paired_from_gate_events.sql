@@ -13,20 +13,81 @@
 --    or at the card's next swipe there, whichever comes first (flag exit_imputed);
 -- 5. any other exit is kept as a visit without an entry or a dwell time (flag entry_missing).
 -- Every granted swipe left after step 1 is in exactly one visit; denied swipes are in none.
+--
+-- Incremental (macros/incremental.sql and gate_incremental.sql, chain gate step 2): for each
+-- (card, site) that the deduplicated swipes of the new batches touch, with t the earliest of them,
+-- the visits that begin (first swipe) at or after t - R are recomputed, R = gate_max_visit_hours
+-- + gate_clock_skew_seconds + gate_double_swipe_seconds; the pre-hook deletes them and the model
+-- appends them again. Nothing before t - R can change, a late file included: a new swipe changes
+-- which swipes collapse only at or after t (rule 1 looks one swipe back), and it changes an earlier
+-- swipe's visit only as that swipe's next swipe, which matters only within gate_max_visit_hours
+-- (rules 2 and 4 bound pairs_until and closes_by by it), or through rule 3, an exit at most
+-- gate_clock_skew_seconds before an entry whose next swipe changed. The recomputation reads the
+-- swipes from t - 2R: a swipe at the edge of what it reads misses the swipes before it (its
+-- double-swipe collapse, whether its exit was paired), an error that reaches at most R further
+-- (rules 1, 2 then 3), before t - R. Pairing never looks past R, so the rules (vars) and the sites'
+-- hours are the model's fingerprint: changing them rebuilds it.
+-- Swipes only ever come in (step 1 removes none); a batch that replaced or lost rows rebuilds the
+-- chain from scratch.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['visit_key'], 'unique': True},
+            {'columns': ['card_key', 'site_code', 'entered_at']},
+        ],
+        pre_hook=[
+            "{{ incremental_prepare(
+                'gate', 2, 'int_gate_passages_deduplicated', gate_visits_fingerprint()
+            ) }}",
+            "{{ gate_visits_delete_recomputed() }}",
+        ],
+        post_hook="{{ incremental_record(
+            'gate', 2, 'int_gate_passages_deduplicated', gate_visits_fingerprint()
+        ) }}",
+    )
+}}
 {% set max_visit = "interval '" ~ var("gate_max_visit_hours", 12) ~ " hours'" %}
 {% set double_swipe = "interval '" ~ var("gate_double_swipe_seconds", 60) ~ " seconds'" %}
 {% set clock_skew = "interval '" ~ var("gate_clock_skew_seconds", 120) ~ " seconds'" %}
 with
 
-passages as (
+{% if is_incremental() %}
 
-    select * from {{ ref('int_gate_passages_deduplicated') }}
-    where
-        result = 'granted'
-        and site_code is not null
-        and card_key is not null
+    recomputed as (
 
-),
+        {{ gate_visits_recomputed() }}
+
+    ),
+
+    passages as (
+
+        select deduplicated.*
+        from {{ ref('int_gate_passages_deduplicated') }} as deduplicated
+        inner join recomputed
+            on
+                deduplicated.card_key = recomputed.card_key
+                and deduplicated.site_code = recomputed.site_code
+                and deduplicated.passed_at >= recomputed.recompute_from - {{ gate_pairing_reach() }}
+        where deduplicated.result = 'granted'
+
+    ),
+
+{% else %}
+
+    passages as (
+
+        select * from {{ ref('int_gate_passages_deduplicated') }}
+        where
+            result = 'granted'
+            and site_code is not null
+            and card_key is not null
+
+    ),
+
+{% endif %}
 
 sites as (
 
@@ -260,4 +321,18 @@ final as (
 
 )
 
-select * from final
+{% if is_incremental() %}
+
+    select final.*
+    from final
+    inner join recomputed
+        on
+            final.card_key = recomputed.card_key
+            and final.site_code = recomputed.site_code
+            and {{ gate_visit_start('final') }} >= recomputed.recompute_from
+
+{% else %}
+
+    select * from final
+
+{% endif %}

@@ -2,6 +2,9 @@
 -- (someone inside included):
 -- turnstile entries and exits, denied swipes, how many were inside, and how many the people
 -- counters counted, so that one can see what share of visitors the swipes identify.
+-- A table rebuilt every time on top of the incremental gate chain (int_gate_passages_deduplicated,
+-- int_visits_paired_from_gate_events): identified_entries joins int_identity_links, which a roster
+-- change alters for old hours too, and the counters' intervals are not incremental.
 with
 
 visits as (

@@ -2,6 +2,8 @@
 -- the pairing rules). Visits of cards that resolve to nobody in the current roster (visiting
 -- readers, cards re-issued or not yet on the roster) stay here with a null user_key, so that they
 -- are counted; users who opted out of profiling keep their user_key (aggregates count them).
+-- A table rebuilt every time on top of the incremental pairing: the join to int_identity_links
+-- is what re-attributes old visits when the roster changes, and it is cheap at visit grain.
 with
 
 visits as (
