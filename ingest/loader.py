@@ -425,7 +425,7 @@ def _replace_older(cur: psycopg.Cursor, table: RawTable, batch_id: uuid.UUID) ->
         cur.execute(
             sql.SQL(
                 "delete from raw.{t} as old using (select distinct {keys} from raw.{t} "
-                "where batch_id = %s and {which}) as new where old.batch_id <> %s and {match}"
+                "where batch_id = %s and ({which})) as new where old.batch_id <> %s and {match}"
             ).format(t=sql.Identifier(table.name), keys=key_list, which=which, match=match),
             (batch_id, batch_id),
         )

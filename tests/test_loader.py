@@ -82,7 +82,7 @@ def test_newer_batch_replaces_rows_with_the_same_replace_keys(
     table = RawTable(
         "test_monthly",
         (("platform", "text"), ("month", "date"), ("n", "integer")),
-        replace_keys=("platform", "month"),
+        replace_keys=("month", "platform"),  # the NULL below is in the second key
     )
     conn.execute("drop table if exists raw.test_monthly")
     conn.execute(table.ddl())
@@ -106,6 +106,11 @@ def test_newer_batch_replaces_rows_with_the_same_replace_keys(
     assert rows == [("P", "2025-09-01", 12), ("P", "2025-10-01", 20), ("Q", "2025-09-01", 5)]
     # a key with a NULL part (a COUNTER report without customer id) replaces its equal too
     conn.execute("update raw.test_monthly set platform = null where platform = 'Q'")
+    # another NULL-keyed row of an earlier batch, with another month: it must stay
+    conn.execute(
+        "insert into raw.test_monthly select batch_id, source_file, 9, null, '2025-11-01', 3 "
+        "from raw.test_monthly limit 1"
+    )
     null_parse = parse
 
     def parse_null(path, ctx):
@@ -124,7 +129,12 @@ def test_newer_batch_replaces_rows_with_the_same_replace_keys(
     rows = conn.execute(
         "select platform, month::text, n from raw.test_monthly order by 1 nulls last, 2"
     ).fetchall()
-    assert rows == [("P", "2025-09-01", 12), ("P", "2025-10-01", 21), (None, "2025-09-01", 7)]
+    assert rows == [
+        ("P", "2025-09-01", 12),
+        ("P", "2025-10-01", 21),
+        (None, "2025-09-01", 7),
+        (None, "2025-11-01", 3),
+    ]
     conn.execute("drop table raw.test_monthly")
 
 
