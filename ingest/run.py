@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from ingest.errors import InvalidOption, WarehouseUnreachable
-from ingest.loader import LoadResult, load_file
+from ingest.loader import LoadResult, analyze_table, load_file
 from ingest.model import Format, ParseContext
 from ingest.privacy.keys import ensure_pseudonym_key
 from ingest.pseudonym import Pseudonymiser
@@ -70,8 +70,18 @@ def ingest_files(
             if on_file is not None:
                 on_file(path)
             results.append(
-                load_file(conn, fmt, path, ctx, max_reject_share=max_reject_share, on_progress=on_progress)
+                load_file(
+                    conn,
+                    fmt,
+                    path,
+                    ctx,
+                    max_reject_share=max_reject_share,
+                    on_progress=on_progress,
+                    analyze=False,
+                )
             )
+        if any(r.rows_loaded for r in results):
+            analyze_table(conn, fmt.table)
     return results
 
 

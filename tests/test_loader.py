@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import psycopg
@@ -200,3 +201,36 @@ def test_campus_pages_load_without_direct_identifiers(conn: psycopg.Connection, 
         assert identifier not in dumped
     field, raw = conn.execute("select field, raw_text from quarantine.rejected_rows").fetchone()
     assert field == "person_type" and "13800000000" not in raw
+
+
+def test_a_batch_of_files_is_analyzed_once(
+    conn: psycopg.Connection, warehouse_url: str, tmp_path: Path
+) -> None:
+    """`analyze` samples 30,000 rows whatever the table's size: once per ingest, not once per file
+    (350 daily gate exports spent most of their load analyzing)."""
+    paths = [
+        write(tmp_path / f"koha-{n}.csv", HEADER + "\n" + GOOD.replace("1001", f"20{n:02d}") + "\n")
+        for n in range(4)
+    ]
+
+    def analyzed() -> int:
+        row = conn.execute(
+            "select analyze_count from pg_stat_user_tables "
+            "where schemaname = 'raw' and relname = 'koha_statistics'"
+        ).fetchone()
+        return row[0] if row else 0
+
+    conn.execute("select pg_stat_clear_snapshot()")
+    before = analyzed()
+    results = ingest_files(
+        warehouse_url, "circulation", "koha-csv", paths, key=TEST_KEY, max_reject_share=0.0
+    )
+    assert [r.rows_loaded for r in results] == [1, 1, 1, 1]
+    # a closing backend reports its statistics as it exits, just after the client has gone
+    deadline = time.monotonic() + 10
+    while analyzed() == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+        conn.execute("select pg_stat_clear_snapshot()")
+    time.sleep(0.5)
+    conn.execute("select pg_stat_clear_snapshot()")
+    assert analyzed() == before + 1
