@@ -81,6 +81,25 @@ monthly as (
 
 ),
 
+-- the identifiers with a link valid within their month: a hash join on (kind, key), not a
+-- correlated exists per identifier and month (which scanned every link each time: quadratic)
+resolved as (
+
+    select distinct
+        monthly.source,
+        monthly.month,
+        monthly.identifier_kind,
+        monthly.identifier_key
+    from monthly
+    inner join links
+        on
+            monthly.identifier_kind = links.identifier_kind
+            and monthly.identifier_key = links.identifier_key
+            and (links.valid_from is null or monthly.last_seen_at >= links.valid_from)
+            and (links.valid_to is null or monthly.first_seen_at < links.valid_to)
+
+),
+
 final as (
 
     select
@@ -91,16 +110,14 @@ final as (
         monthly.first_seen_at,
         monthly.last_seen_at,
         monthly.events::integer as events,
-        exists(
-            select 1
-            from links
-            where
-                links.identifier_kind = monthly.identifier_kind
-                and links.identifier_key = monthly.identifier_key
-                and (links.valid_from is null or links.valid_from <= monthly.last_seen_at)
-                and (links.valid_to is null or monthly.first_seen_at < links.valid_to)
-        ) as is_resolved
+        resolved.identifier_key is not null as is_resolved
     from monthly
+    left join resolved
+        on
+            monthly.source = resolved.source
+            and monthly.month = resolved.month
+            and monthly.identifier_kind = resolved.identifier_kind
+            and monthly.identifier_key = resolved.identifier_key
 
 )
 
