@@ -1064,8 +1064,8 @@ def render_section(results: Results) -> str:
             _target_rows(results, factors, default, backfill_total, backfill_full, daily_total),
             right=set(),
         )
-        + "\n\n### Profile\n\n_Where a target is missed, where the time goes (filled in by hand from a "
-        "profile of the stage named above)._"
+        + '\n\n### Profile\n\n_Where a target is missed, where the time goes: see "Where the time goes" '
+        "below this generated section (written by hand from profiles of the stages named above)._"
     )
     return "\n\n".join(out) + "\n"
 
