@@ -139,6 +139,9 @@ def work(warehouse_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     folder = tmp_path_factory.mktemp("incremental")
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         empty_landing(conn)  # the chain's tables of another module's build are rebuilt, not extended
+        # every chain starts afresh (the demo's builds leave records of their batches behind)
+        if conn.execute("select to_regclass('intermediate.incremental_batches')").fetchone()[0]:
+            conn.execute("delete from intermediate.incremental_batches")
         RawWriter(conn).load(
             CAMPUS_PEOPLE,
             [
@@ -189,7 +192,8 @@ def test_incremental_builds_equal_a_full_rebuild(warehouse_url: str, work: Path)
     build(work)  # nothing new
     with psycopg.connect(warehouse_url) as conn:
         taken = conn.execute(
-            "select model, count(*) from intermediate.incremental_batches group by model order by model"
+            "select model, count(*) from intermediate.incremental_batches where chain = 'ezproxy' "
+            "group by model order by model"
         ).fetchall()
         batches = conn.execute(
             "select count(*) from raw.load_log where target_table = 'ezproxy_requests'"
@@ -220,7 +224,8 @@ def test_retention_makes_the_next_build_a_full_rebuild(warehouse_url: str, work:
     result = apply_retention(warehouse_url, datetime(2024, 3, 2, 20, tzinfo=UTC), config)
     assert {t.table: t.deidentified for t in result.tables}["ezproxy_requests"] > 0
     with psycopg.connect(warehouse_url) as conn:
-        assert conn.execute("select count(*) from intermediate.incremental_batches").fetchone()[0] == 0
+        forgotten = "select count(*) from intermediate.incremental_batches where chain = 'ezproxy'"
+        assert conn.execute(forgotten).fetchone()[0] == 0
     build(work)
     with psycopg.connect(warehouse_url) as conn:
         for table in INCREMENTAL:
