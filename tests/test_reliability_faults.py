@@ -216,6 +216,9 @@ def test_warehouse_server_killed_during_a_load_then_the_rerun_lands_every_row_on
     try:
         with psycopg.connect(url, autocommit=True) as setup:
             migrate(setup)
+            # the embedded server commits asynchronously (synchronous_commit = off): make the
+            # set-up durable before the crash, which otherwise may take the new tables with it
+            setup.execute("checkpoint")
         path = koha_file(tmp_path / "statistics.csv", ROWS)
         fmt = get_format("circulation", "koha-csv")
         reached, go = Flag(), Flag()
