@@ -69,15 +69,6 @@ INGEST_DAG_SOURCES = {  # ingest DAG -> landing tables it fills (prefix match on
     "ingest_gate": ("gate_",),
     "ingest_services": ("service", "space_", "training_", "consultation", "feedback_", "volunteer_"),
 }
-DAILY_DAGS = (
-    "ingest_campus",
-    "ingest_circulation",
-    "ingest_ezproxy",
-    "ingest_counter",
-    "ingest_gate",
-    "ingest_services",
-    "build_warehouse",
-)
 # Tables that grow with the people (a roster, a collection) or with the period alone (COUNTER
 # reports: platforms x months), not with both; the others grow with people x days.
 PER_PERSON_TABLES = ("ils_items", "folio_items", "campus_")
@@ -763,7 +754,9 @@ def run(args: argparse.Namespace, console) -> Results:
             # 7. the daily run
             land_held_back(plan, sources)
             daily_start = datetime.now(UTC)
-            results.daily = runner.run(env, DAILY_DAGS, "daily")
+            # the daily run: every DAG of the backfill but the exports
+            daily = tuple(d for d in DAG_ORDER if d != "export_profiles")
+            results.daily = runner.run(env, daily, "daily")
             with psycopg.connect(url, autocommit=True) as conn:
                 results.daily_landed = landed_rows(conn, since=daily_start)
                 del backfill_start

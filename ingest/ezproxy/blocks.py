@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 
 from ingest.ezproxy.logformat import DEFAULT_LOG_FORMAT, LogPattern
-from ingest.ezproxy.parser import _Resolver, ezproxy_line_parser
+from ingest.ezproxy.parser import _Resolver, ezproxy_line_parser, wanted_groups
 from ingest.model import ParseContext, ParsedItem
 
 NULL = "\\N"  # COPY text's null
@@ -54,25 +54,7 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
 
     `prefix` is (batch_id, file label): the first two columns of every row."""
     pattern = LogPattern(str(ctx.options.get("log_format") or DEFAULT_LOG_FORMAT))
-    index = pattern.index
-
-    def group_number(*codes: str) -> int:
-        for code in codes:
-            if code in index:
-                return index[code] + 1
-        return pattern.absent_group
-
-    wanted = (
-        group_number("t"),
-        group_number("h", "a"),
-        group_number("u"),
-        group_number("r:method", "m"),
-        group_number("r:authority", "U:authority"),
-        group_number("r:path", "U:path"),
-        group_number("s", ">s"),
-        group_number("b", "B"),
-        group_number("i:ezproxy-groups"),
-    )
+    wanted = wanted_groups(pattern)
     # With %r or %U, a line whose URL the regex could not split goes the per-line way.
     needs_authority = pattern.has("r") or pattern.has("U")
     match = pattern.regex.fullmatch

@@ -185,6 +185,33 @@ class _Resolver:
         return parsed
 
 
+def group_number(pattern: LogPattern, *codes: str) -> int:
+    """1-based group of the first code the format has, else the group that never matches."""
+    for code in codes:
+        if code in pattern.index:
+            return pattern.index[code] + 1
+    return pattern.absent_group
+
+
+# The fields an EZproxy row keeps, in row order: each the first LogFormat code the format has.
+WANTED_CODES = (
+    ("t",),
+    ("h", "a"),
+    ("u",),
+    ("r:method", "m"),
+    ("r:authority", "U:authority"),
+    ("r:path", "U:path"),
+    ("s", ">s"),
+    ("b", "B"),
+    ("i:ezproxy-groups",),
+)
+
+
+def wanted_groups(pattern: LogPattern) -> tuple[int, ...]:
+    """The regex groups of WANTED_CODES (the line parser's and the block parser's one C call)."""
+    return tuple(group_number(pattern, *codes) for codes in WANTED_CODES)
+
+
 def parse_ezproxy_log(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
     from ingest.pipelined import GZIP_ERRORS, corrupt_gzip
 
@@ -206,28 +233,9 @@ def ezproxy_line_parser(
         raise ValueError(
             f"LogFormat {pattern.log_format!r} has no %t: EZproxy rows need the time of the request"
         )
-    index = pattern.index
-
-    def group_number(*codes: str) -> int:
-        """1-based group of the first code the format has, else the group that never matches."""
-        for code in codes:
-            if code in index:
-                return index[code] + 1
-        return pattern.absent_group
-
     # One C call per line pulls every field we keep, in this order (None when absent).
-    wanted = (
-        group_number("t"),
-        group_number("h", "a"),
-        group_number("u"),
-        group_number("r:method", "m"),
-        group_number("r:authority", "U:authority"),
-        group_number("r:path", "U:path"),
-        group_number("s", ">s"),
-        group_number("b", "B"),
-        group_number("i:ezproxy-groups"),
-    )
-    request_at, url_at = group_number("r"), group_number("U")
+    wanted = wanted_groups(pattern)
+    request_at, url_at = group_number(pattern, "r"), group_number(pattern, "U")
     match = pattern.regex.fullmatch
     resolve = resolver if resolver is not None else _Resolver(ctx)
     networks, site_hosts, logins = resolve.networks, resolve.site_hosts, resolve.logins
