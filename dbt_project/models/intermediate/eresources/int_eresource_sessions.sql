@@ -30,13 +30,7 @@ with
 
     recomputed as (
 
-        select
-            login_key,
-            platform,
-            min(session_started_at) as recompute_from
-        from {{ ref('int_eresource_requests_sessionised') }}
-        where batch_id in ({{ incremental_new_batches(3, 'int_eresource_requests_sessionised') }})
-        group by login_key, platform
+        {{ eresource_sessions_recomputed() }}
 
     ),
 
