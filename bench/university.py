@@ -628,7 +628,57 @@ class Runner:
                 stages.append(Stage(f"{dag_id}.{task_id}", task_seconds, detail, kind))
             if dag_id == "build_warehouse":
                 stages += self.dbt_layers()
+                self.keep_run_results(label)
         return stages
+
+    def run_warm(self, env: dict[str, str], dag_ids: tuple[str, ...], label: str) -> list[Stage]:
+        """The DAGs one after the other in one process, as a long-lived worker runs a day's DAGs:
+        Airflow imports and starts its in-process execution API once (a stage of its own, kind
+        "start"); each DAG's seconds are its run alone."""
+        from urm_demo.sushi import harvest_range
+
+        from urm.platform.airflow_env import run_dag_files
+        from urm.platform.settings import DAGS_DIR
+
+        log = self.logs / f"{label}-dags.log"
+        self.sampler.stage = f"{label}:dags"
+        runs = [
+            (DAGS_DIR / f"{dag_id}.py", harvest_range(self.days) if dag_id == "ingest_counter" else None)
+            for dag_id in dag_ids
+        ]
+        with self.console.status(f"{label}: DAGs {', '.join(dag_ids)} in one process (log: {log})"):
+            started = time.perf_counter()
+            process, ran = run_dag_files(runs, env, log)
+            seconds = time.perf_counter() - started
+        if process.returncode != 0 or len(ran) != len(dag_ids):
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            raise SystemExit(f"{label}: the DAGs failed after {seconds:.0f}s; see {log}\n{tail}")
+        stages = [
+            Stage(
+                "Airflow start (once for the day's DAGs)",
+                max(0.0, seconds - sum(s for _, _, s in ran)),
+                "importing Airflow, starting its in-process execution API, parsing the DAG files",
+                "start",
+            )
+        ]
+        for dag_id, _state, dag_seconds in ran:
+            self.console.print(f"[green]✓[/green] {label}: {dag_id} ({dag_seconds:.1f}s)")
+            stages.append(Stage(dag_id, dag_seconds, kind="dag"))
+            for task_id, count, task_seconds in task_durations(Path(env["AIRFLOW_HOME"]), dag_id):
+                kind = "validation" if re.search(r"valid|expect|suite|privacy", task_id) else "task"
+                detail = f"{count} instances" if count > 1 else ""
+                stages.append(Stage(f"{dag_id}.{task_id}", task_seconds, detail, kind))
+            if dag_id == "build_warehouse":
+                stages += self.dbt_layers()
+                self.keep_run_results(label)
+        return stages
+
+    def keep_run_results(self, label: str) -> None:
+        """dbt's run_results.json of this build next to the DAG logs (the next build overwrites
+        the target's), for a per-node look at where a build's time went."""
+        target = Path(os.environ["URM_HOME"]) / "dbt" / "target" / "run_results.json"
+        if target.exists():
+            shutil.copyfile(target, self.logs / f"{label}-run_results.json")
 
     def dbt_layers(self) -> list[Stage]:
         target = Path(os.environ["URM_HOME"]) / "dbt" / "target"
@@ -756,7 +806,7 @@ def run(args: argparse.Namespace, console) -> Results:
             daily_start = datetime.now(UTC)
             # the daily run: every DAG of the backfill but the exports
             daily = tuple(d for d in DAG_ORDER if d != "export_profiles")
-            results.daily = runner.run(env, daily, "daily")
+            results.daily = runner.run_warm(env, daily, "daily")
             with psycopg.connect(url, autocommit=True) as conn:
                 results.daily_landed = landed_rows(conn, since=daily_start)
                 del backfill_start
@@ -916,7 +966,7 @@ def render_section(results: Results) -> str:
         for stage in stages:
             factor = _dag_factor(stage.name.split(".")[0], factors, default)
             row = [
-                ("" if stage.kind == "dag" else "  ") + f"`{stage.name}`",
+                ("" if stage.kind in ("dag", "start") else "  ") + f"`{stage.name}`",
                 stage.kind,
                 f"{stage.seconds:,.1f}",
             ]
@@ -949,18 +999,23 @@ def render_section(results: Results) -> str:
         f"{_met(backfill_full <= TARGETS['backfill_seconds'])}; generation not included)."
     )
     daily_rows = sum(results.daily_landed.values())
+    daily_start = sum(s.seconds for s in results.daily if s.kind == "start")
     out.append(
         "### Daily run: the held-back day\n\n"
         "The last day's files and lines land, then the ingest DAGs and `build_warehouse` run again "
         f"(rows landed: {daily_rows:,}: "
         + ", ".join(f"{t} {n:,}" for t, n in results.daily_landed.items())
-        + ").\n\n"
+        + "), one after the other in one process, as a scheduler's long-lived worker runs them: "
+        "Airflow starts once (its own row, not counted in the day's work; the backfill above "
+        "starts a process per DAG).\n\n"
         + stage_table(results.daily, extrapolate=False)
-        + f"\n\nDaily run: **{daily_total:,.1f} s** at this size. At full size (target ≤ "
-        f"{TARGETS['daily_seconds']} s of work) it lies between this figure (the fixed costs: starting "
-        f"Airflow, dbt, the services) and **{_daily_upper(results, factors, default):,.0f} s** "
-        "(the daily DAGs' tasks scaled with the data, as a `build_warehouse` whose models are "
-        "not incremental does: it rebuilds the whole history every day)."
+        + f"\n\nDaily run: **{daily_total:,.1f} s** of work at this size (the DAG runs; "
+        f"{daily_start:,.1f} s more to start Airflow once). At full size (target ≤ "
+        f"{TARGETS['daily_seconds']} s of work) it lies between this figure (the fixed costs: "
+        f"Airflow's runs, dbt's start and per-node overhead, the suites) and "
+        f"**{_daily_upper(results, factors, default):,.0f} s** (every second of the daily DAGs "
+        "scaled with the data: an upper bound, since the incremental models' work grows with the "
+        "day's rows only)."
     )
     rows = []
     for table, entry in results.copy.items():

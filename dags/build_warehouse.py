@@ -52,11 +52,14 @@ if os.environ.get("URM_WAREHOUSE_TASKS", "model") == "single":
 
         @task
         def dbt_build() -> str:
-            """`dbt build` of the whole project (seeds, models, tests), in dependency order, or
-            of the selection URM_WAREHOUSE_SELECT / URM_WAREHOUSE_EXCLUDE when set."""
+            """`dbt build` of the whole project (seeds, models, data tests), in dependency order,
+            or of the selection URM_WAREHOUSE_SELECT / URM_WAREHOUSE_EXCLUDE when set. dbt's unit
+            tests check the models' SQL on fixed inputs, not the data: they run in `make test`
+            (tests/test_end_to_end_dbt_unit.py and the dbt test files), not in every build."""
             from urm.platform.dbt import run_dbt
 
-            return run_dbt("build", *selection_args()).stdout[-2000:]
+            args = ("--exclude-resource-type", "unit_test", *selection_args())
+            return run_dbt("build", *args).stdout[-2000:]
 
         dbt_build()
 else:

@@ -57,7 +57,9 @@
 
 {#- Pre-hook: rebuild from scratch when the model's records cannot be trusted (see above). -#}
 {% macro incremental_prepare(chain, step, upstream, fingerprint="''") -%}
-    {{ incremental_batches_ddl() }};
+    {#- the records table exists: dbt_project.yml's on-run-start creates it once per invocation,
+        before any model runs (two chains' pre-hooks creating it at once on two threads could
+        collide in PostgreSQL's catalog: `create table if not exists` is not safe concurrently) -#}
     {%- if is_incremental() %}
     do $prepare$
     begin

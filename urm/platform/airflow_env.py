@@ -69,3 +69,35 @@ def run_dag_file(
             check=False,
             cwd=PROJECT_ROOT,
         )
+
+
+def run_dag_files(
+    runs: list[tuple[Path, dict | None]], env: dict[str, str], log_file: Path
+) -> tuple[subprocess.CompletedProcess[str], list[tuple[str, str, float]]]:
+    """Run several DAGs one after the other in one process (as a long-lived worker does: Airflow
+    starts once), output to `log_file`; returns the process and each run's (dag_id, state,
+    seconds), the runs stopping at the first failure."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "urm.platform.run_dag"]
+    for dag_file, conf in runs:
+        cmd.append(str(dag_file))
+        if conf:
+            cmd.append(json.dumps(conf))
+    with open(log_file, "w") as log:
+        process = subprocess.run(
+            cmd,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+            cwd=PROJECT_ROOT,
+        )
+    results = []
+    for line in log_file.read_text(errors="replace").splitlines():
+        if line.startswith("URM_DAG_RESULT "):
+            fields = dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+            results.append(
+                (fields.get("dag_id", "?"), fields.get("state", "?"), float(fields.get("seconds", 0)))
+            )
+    return process, results
