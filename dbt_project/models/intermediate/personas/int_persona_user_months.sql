@@ -99,10 +99,15 @@ roster_span as (
 
 ),
 
+-- the consent flags travel with the user's span into the spine: joined in `final` instead, the
+-- planner, which cannot estimate the spine-attributes join, guessed one row and scanned dim_user
+-- once per user-month (a nested loop, quadratic in users: 60 s at 3,250 users)
 user_span as (
 
     select
         roster_span.user_key,
+        coalesce(users.consent_profiling, false) as consent_profiling,
+        coalesce(users.consent_ranking, false) as consent_ranking,
         case
             when roster_span.roster_from_month is null then period.first_month
             else least(roster_span.roster_from_month, use_span.first_use_month)
@@ -116,6 +121,8 @@ user_span as (
     cross join period
     left join use_span
         on roster_span.user_key = use_span.user_key
+    left join users
+        on roster_span.user_key = users.user_key
 
 ),
 
@@ -123,6 +130,8 @@ spine as (
 
     select
         user_span.user_key,
+        user_span.consent_profiling,
+        user_span.consent_ranking,
         academic_months.month,
         academic_months.is_vacation_month
     from user_span
@@ -204,8 +213,8 @@ final as (
         grouped.class_code::text as class_code,
         grouped.degree_level::text as degree_level,
         coalesce(grouped.is_vip, false) as is_vip,
-        coalesce(users.consent_profiling, false) as consent_profiling,
-        coalesce(users.consent_ranking, false) as consent_ranking,
+        spine.consent_profiling,
+        spine.consent_ranking,
         coalesce(spine.is_vacation_month, false) as is_vacation_month,
         monthly_use.user_key is not null as is_active,
         coalesce(monthly_use.active_days, 0)::integer as active_days,
@@ -225,8 +234,6 @@ final as (
         on
             spine.user_key = grouped.user_key
             and spine.month = grouped.month
-    left join users
-        on spine.user_key = users.user_key
     left join monthly_use
         on
             spine.user_key = monthly_use.user_key
