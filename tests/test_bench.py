@@ -138,7 +138,11 @@ def sample_results() -> Results:
             Stage("build_warehouse", 60.0),
             Stage("dbt staging", 5.0, "30 nodes", "dbt"),
         ],
-        daily=[Stage("ingest_ezproxy", 8.0), Stage("build_warehouse", 40.0)],
+        daily=[
+            Stage("Airflow start (once for the day's DAGs)", 9.0, "", "start"),
+            Stage("ingest_ezproxy", 8.0),
+            Stage("build_warehouse", 40.0),
+        ],
         landed={"ezproxy_requests": 200_000, "campus_people": 650},
         daily_landed={"ezproxy_requests": 550},
         memory={"dbt": 300 * 1024**2, "postgres backend": 1200 * 1024**2},
@@ -172,6 +176,9 @@ def test_the_section_has_every_table_and_says_what_is_extrapolated() -> None:
     assert "| 0.30 | **missed** |" in section  # 100,000 rows/s against 333,333
     assert "50.0×" in section  # 100,000 rows/s against to_sql's 2,000
     assert "| postgres backend | 1,200 | **missed** |" in section
+    # the daily run's work is its DAG runs; Airflow's one start is shown apart, not counted
+    assert "Daily run: **48.0 s** of work at this size" in section
+    assert "9.0 s more to start Airflow once" in section
 
 
 def test_the_section_is_written_between_its_markers_only(tmp_path: Path) -> None:
