@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -126,20 +125,6 @@ def _resident_id_condition(column: str) -> str:
     )
 
 
-# A pattern that cannot be or-ed into one regex with the others as it stands: a back reference
-# (its group number would shift) or leading embedded options (ARE allows them only at the start).
-_NOT_COMBINABLE = re.compile(r"\\[1-9]|^\*\*\*|^\(\?[a-z]")
-
-
-def _prefilter(patterns: Sequence[str]) -> str | None:
-    """One regex that matches whenever any of `patterns` does (their alternation), so that the
-    labelling CASE, one regex per pattern, runs only on the few values that may hold an
-    identifier; None when a pattern cannot be combined (then every value is labelled)."""
-    if not patterns or any(_NOT_COMBINABLE.search(p) for p in patterns):
-        return None
-    return "|".join(f"(?:{p})" for p in patterns)
-
-
 def _quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
@@ -183,40 +168,68 @@ def scanned_checks(
     return checks
 
 
+# Every shipped value pattern, and the resident ID check, can only match a value that holds a
+# character other than an ASCII letter or digit (the e-mail's "@", the IP address's ".", the
+# separators around a bounded number) or that is the number itself, at most 18 characters (a
+# resident ID; a mobile number with its 86 is 13): a longer run of letters and digits, such as
+# every 32-character pseudonym, cannot hold one, and is not run through the patterns.
+LONGEST_BARE_IDENTIFIER = 18
+
+
+def _shipped_patterns_only(rules: PrivacyRules) -> bool:
+    """True when every configured pattern is one of the shipped ones (a campus's own pattern
+    may match anything: then every value goes through the patterns)."""
+    from urm.privacy.config import DEFAULT_PRIVACY
+
+    shipped = set(DEFAULT_PRIVACY["value_patterns"].values())
+    return all(p in shipped for p in rules.value_patterns.values())
+
+
+def _candidate(column: str) -> str:
+    """SQL: the value when it may hold an identifier by the shipped patterns, else null."""
+    return (
+        f"case when length({column}) <= {LONGEST_BARE_IDENTIFIER} or {column} ~ '[^0-9A-Za-z]' "
+        f"then {column} end"
+    )
+
+
 def _scan_query(checks: Sequence[ScannedCheck], rules: PrivacyRules, *, k: int) -> str:
-    """One pass over the mart: each checked column gets the label of the rule it breaks (the
-    first matching pattern, or 'cells' for a small count), rows breaking none are dropped, and
-    the rest are counted per (rule, column, pattern). Only names and counts come out."""
-    patterns = list(rules.value_patterns.values())
-    if rules.resident_id_numbers:
-        patterns.append(RESIDENT_ID_SQL)
-    prefilter = _prefilter(patterns)
+    """One pass over the mart. The patterns cost microseconds per value, so they run on each
+    column's distinct values (grouping sets: one hash table per column, one scan), each value
+    labelled with the first pattern it matches (or 'cells' for a small count); the labels'
+    row counts are summed per (rule, column, pattern). Only names and counts come out."""
     labels, pivots = [], []
     for i, check in enumerate(checks):
-        column = _quoted(check.column)
+        value = f"g.x{i}"
         if check.kind == "value":
             cases = [
-                f"when {column} ~ {_literal(p)} then {_literal(label)}"
+                f"when {value} ~ {_literal(p)} then {_literal(label)}"
                 for label, p in rules.value_patterns.items()
             ]
             if rules.resident_id_numbers:
-                cases.append(f"when {_resident_id_condition(column)} then 'resident ID number'")
-            label = "case " + " ".join(cases) + " end"
-            if prefilter is not None:
-                label = f"case when {column} ~ {_literal(prefilter)} then {label} end"
+                cases.append(f"when {_resident_id_condition(value)} then 'resident ID number'")
+            labels.append("case " + " ".join(cases) + f" end as c{i}")
         else:
-            label = f"case when {column} between 1 and {k - 1} then 'cells' end"
-        labels.append(f"{label} as c{i}")
+            labels.append(f"case when {value} between 1 and {k - 1} then 'cells' end as c{i}")
         pivots.append(f"({_literal(check.rule)}, {_literal(check.column)}, m.c{i})")
-    flagged = " or ".join(f"c{i} is not null" for i in range(len(checks)))
-    # offset 0 keeps the labelling sub-query from being flattened into the outer one, which
-    # would evaluate every label twice (in the filter, then in the unpivot)
+    guarded = _shipped_patterns_only(rules)
+    columns = ", ".join(
+        (
+            f"{_candidate(_quoted(c.column))} as x{i}"
+            if guarded and c.kind == "value"
+            else f"{_quoted(c.column)} as x{i}"
+        )
+        for i, c in enumerate(checks)
+    )
+    values = ", ".join(f"x{i}" for i in range(len(checks)))
+    sets = ", ".join(f"(x{i})" for i in range(len(checks)))
+    # in a row of one grouping set the other columns are null, and null gets no label; offset 0
+    # keeps each label computed once per distinct value, not once per unpivoted row
     return (
-        "select v.rule, v.column_name, v.pattern, count(*) as found from (select * from (select "
+        "select v.rule, v.column_name, v.pattern, sum(m.n)::bigint as found from (select "
         + ", ".join(labels)
-        + " from {batch} offset 0) as labelled where "
-        + flagged
-        + ") as m cross join lateral (values "
+        + f", g.n from (select {values}, count(*) as n from (select {columns} from {{batch}}) as b "
+        + f"group by grouping sets ({sets})) as g offset 0) as m cross join lateral (values "
         + ", ".join(pivots)
         + ") as v(rule, column_name, pattern) where v.pattern is not null "
         "group by v.rule, v.column_name, v.pattern order by v.rule, v.column_name, v.pattern"

@@ -11,7 +11,14 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
-from expectations.privacy import VALUE_RULE, _k_rule, _outcomes, _prefilter, check_marts
+from expectations.privacy import (
+    LONGEST_BARE_IDENTIFIER,
+    VALUE_RULE,
+    _k_rule,
+    _outcomes,
+    _shipped_patterns_only,
+    check_marts,
+)
 from tests.privacy_helpers import ZHANG, resident_id
 from urm.privacy.config import privacy_rules
 
@@ -26,7 +33,7 @@ MARTS = {
         "('978-7-111-12345-6', %(email)s, 5), "
         "(%(bad_id)s, 'write to ' || %(email)s, 6), "
         "('10.1016/j.lib.2021.05.004', 'id ' || %(rid)s, 7), "
-        "(null, 'fine', 8)) as t(first_note, second_note, loans)"
+        "(null, 'fine', 8), ('zzsecret1234567890123', 'fine', 9)) as t(first_note, second_note, loans)"
     ),
     # one _users column fine, the next one with two small cells
     "privacy_scan_counts": (
@@ -130,13 +137,13 @@ def test_a_person_without_consent_and_a_student_number_fail_an_individual_mart(r
 
 
 @pytest.mark.integration
-def test_patterns_that_cannot_be_combined_are_each_still_checked(scan_url: str) -> None:
-    """A back reference cannot be or-ed with other patterns: no prefilter then, same findings."""
-    patterns = {**privacy_rules().value_patterns, "doubled word": r"\m(\w+) \1\M"}
-    assert _prefilter(list(patterns.values())) is None
+def test_a_campus_pattern_is_run_on_every_value(scan_url: str) -> None:
+    """Long runs of letters and digits skip the shipped patterns, never a campus's own."""
+    patterns = {**privacy_rules().value_patterns, "secret code": "secret[0-9]{6}"}
+    assert not _shipped_patterns_only(dataclasses.replace(privacy_rules(), value_patterns=patterns))
     report = _check(scan_url, value_patterns=patterns)
     text = _by_check(report, "privacy_scan_text")
-    assert text[(VALUE_RULE, "first_note")].success
+    assert text[(VALUE_RULE, "first_note")].found == [{"pattern": "secret code", "matching_rows": 1}]
     assert text[(VALUE_RULE, "second_note")].found == [
         {"pattern": "e-mail address", "matching_rows": 2},
         {"pattern": "resident ID number", "matching_rows": 1},
@@ -144,11 +151,27 @@ def test_patterns_that_cannot_be_combined_are_each_still_checked(scan_url: str) 
     assert _by_check(report, "privacy_scan_counts")[(VALUE_RULE, "user_group")].success
 
 
-def test_the_prefilter_matches_whatever_one_of_the_patterns_matches() -> None:
-    assert _prefilter(["a[0-9]", "^b$"]) == "(?:a[0-9])|(?:^b$)"
-    assert _prefilter(["***=literal", "x"]) is None
-    assert _prefilter(["(?i)name", "x"]) is None
-    assert _prefilter([]) is None
+@pytest.mark.integration
+def test_no_shipped_pattern_matches_a_long_run_of_letters_and_digits(warehouse_url: str) -> None:
+    """Why the scan may skip them: every shipped pattern needs a character other than a letter or
+    digit, or is a bare number of at most LONGEST_BARE_IDENTIFIER characters."""
+    from expectations.privacy import RESIDENT_ID_SQL
+
+    rules = privacy_rules()
+    assert _shipped_patterns_only(rules)
+    bare = ["S2023000123", "T2010001", "2112345678", "13812345678", "8613812345678", VALID_ID]
+    patterns = [*rules.value_patterns.values(), RESIDENT_ID_SQL]
+    with psycopg.connect(warehouse_url) as conn:
+
+        def matched(value: str) -> bool:
+            return conn.execute("select %s ~ any(%s)", (value, patterns)).fetchone()[0]
+
+        for value in bare:
+            assert len(value) <= LONGEST_BARE_IDENTIFIER and matched(value), value
+            for longer in (f"a{value}", f"{value}0", f"x{value}y", HEX + value):
+                assert not matched(longer), longer
+            assert matched(f"x {value}")
+        assert not matched(HEX) and matched(f"{HEX}@lib.example.edu") and matched("at 10.1.2.3")
 
 
 def test_checks_cut_off_by_gx_are_failed_not_passed() -> None:
