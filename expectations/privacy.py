@@ -392,7 +392,7 @@ def _outcomes(mart: str, item: Any) -> list[PrivacyOutcome]:
     # GX returns at most MAX_RESULT_RECORDS rows but counts them all: a check whose rows may be
     # among those cut off is failed rather than passed
     observed = (item.result or {}).get("observed_value")
-    cut = isinstance(observed, int) and observed > len(rows)
+    missing = observed - len(rows) if isinstance(observed, int) else 0
     outcomes = []
     for rule, column, kind in meta["checks"]:
         check = ScannedCheck(rule, column, kind)
@@ -405,8 +405,8 @@ def _outcomes(mart: str, item: Any) -> list[PrivacyOutcome]:
                 if r.get("rule") == rule and r.get("column_name") == column
             ]
         )
-        if cut and not found:
-            found = [{"error": f"{observed - len(rows)} findings of the mart not returned: fix the others"}]
+        if missing > 0 and not found:
+            found = [{"error": f"{missing} findings of the mart not returned: fix the others"}]
         outcomes.append(PrivacyOutcome(mart, rule, column, not found, found))
     return outcomes
 
