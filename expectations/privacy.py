@@ -208,7 +208,9 @@ def _scan_query(checks: Sequence[ScannedCheck], rules: PrivacyRules, *, k: int) 
             ]
             if rules.resident_id_numbers:
                 cases.append(f"when {_resident_id_condition(value)} then 'resident ID number'")
-            labels.append("case " + " ".join(cases) + f" end as c{i}")
+            # a grouping-set row's other columns are null: no pattern, and above all no check-digit
+            # sub-query (`null and x` still evaluates x), runs on them
+            labels.append(f"case when {value} is null then null " + " ".join(cases) + f" end as c{i}")
         else:
             labels.append(f"case when {value} between 1 and {k - 1} then 'cells' end as c{i}")
         pivots.append(f"({_literal(check.rule)}, {_literal(check.column)}, m.c{i})")
