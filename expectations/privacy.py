@@ -13,6 +13,9 @@ One suite per mart, built from the rules in config/privacy.yml (urm.privacy.conf
 
 Every check is an UnexpectedRowsExpectation whose query returns only rule names, column names and
 counts, never a value: a failure report can be printed and stored without leaking what it found.
+The value and k-anonymity rules of all a mart's columns share one expectation, so that a mart is
+scanned once, not once per column: its rows name the rule, column and pattern they break, and the
+report still holds one outcome per (mart, rule, column), passed ones included.
 """
 
 from __future__ import annotations
@@ -111,11 +114,12 @@ def _matches(patterns: Sequence[str], value: str) -> bool:
 
 
 def _resident_id_condition(column: str) -> str:
-    """SQL: the column holds a resident ID number whose check character is right."""
+    """SQL: the column holds a resident ID number whose check character is right. The cheap
+    match comes first: the check digit is computed only for the rare values shaped like one."""
     weights = ",".join(str(w) for w in RESIDENT_ID_WEIGHTS)
     found = f"substring({column} from {_literal(RESIDENT_ID_SQL)})"
     return (
-        f"({found} is not null and (select substr({_literal(RESIDENT_ID_CHECK)}, "
+        f"({column} ~ {_literal(RESIDENT_ID_SQL)} and (select substr({_literal(RESIDENT_ID_CHECK)}, "
         f"(sum(substr({found}, i, 1)::integer * (array[{weights}])[i]) % 11)::integer + 1, 1) "
         f"from generate_series(1, 17) as i) = upper(substr({found}, 18, 1)))"
     )
@@ -123,6 +127,115 @@ def _resident_id_condition(column: str) -> str:
 
 def _quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
+
+
+VALUE_RULE = "no identifier in values"
+
+
+def _k_rule(k: int) -> str:
+    return f"no person count between 1 and {k - 1} (k-anonymity)"
+
+
+@dataclass(frozen=True)
+class ScannedCheck:
+    """One (rule, column) that the mart's single scan evaluates, and how its rows read."""
+
+    rule: str
+    column: str
+    kind: str  # "value": rows (pattern, matching_rows); "k": rows (cells)
+
+    def found(self, pattern: str, count: int) -> dict[str, Any]:
+        return {"pattern": pattern, "matching_rows": count} if self.kind == "value" else {"cells": count}
+
+
+def scanned_checks(
+    mart: str,
+    columns: Sequence[tuple[str, str]],
+    rules: PrivacyRules,
+    *,
+    k: int,
+    allowed_columns: Sequence[str] = (),
+) -> list[ScannedCheck]:
+    """The value and k-anonymity checks of one mart, in column order."""
+    values = bool(rules.value_patterns) or rules.resident_id_numbers
+    counted = rules.k_anonymity and not _matches(rules.k_anonymity_exempt, mart)
+    checks: list[ScannedCheck] = []
+    for name, data_type in columns:
+        if values and data_type in TEXT_TYPES and name not in allowed_columns:
+            checks.append(ScannedCheck(VALUE_RULE, name, "value"))
+        if counted and name.endswith("_users") and data_type in NUMBER_TYPES:
+            checks.append(ScannedCheck(_k_rule(k), name, "k"))
+    return checks
+
+
+# Every shipped value pattern, and the resident ID check, can only match a value that holds a
+# character other than an ASCII letter or digit (the e-mail's "@", the IP address's ".", the
+# separators around a bounded number) or that is the number itself, at most 18 characters (a
+# resident ID; a mobile number with its 86 is 13): a longer run of letters and digits, such as
+# every 32-character pseudonym, cannot hold one, and is not run through the patterns.
+LONGEST_BARE_IDENTIFIER = 18
+
+
+def _shipped_patterns_only(rules: PrivacyRules) -> bool:
+    """True when every configured pattern is one of the shipped ones (a campus's own pattern
+    may match anything: then every value goes through the patterns)."""
+    from urm.privacy.config import DEFAULT_PRIVACY
+
+    shipped = set(DEFAULT_PRIVACY["value_patterns"].values())
+    return all(p in shipped for p in rules.value_patterns.values())
+
+
+def _candidate(column: str) -> str:
+    """SQL: the value when it may hold an identifier by the shipped patterns, else null."""
+    return (
+        f"case when length({column}) <= {LONGEST_BARE_IDENTIFIER} or {column} ~ '[^0-9A-Za-z]' "
+        f"then {column} end"
+    )
+
+
+def _scan_query(checks: Sequence[ScannedCheck], rules: PrivacyRules, *, k: int) -> str:
+    """One pass over the mart. The patterns cost microseconds per value, so they run on each
+    column's distinct values (grouping sets: one hash table per column, one scan), each value
+    labelled with the first pattern it matches (or 'cells' for a small count); the labels'
+    row counts are summed per (rule, column, pattern). Only names and counts come out."""
+    labels, pivots = [], []
+    for i, check in enumerate(checks):
+        value = f"g.x{i}"
+        if check.kind == "value":
+            cases = [
+                f"when {value} ~ {_literal(p)} then {_literal(label)}"
+                for label, p in rules.value_patterns.items()
+            ]
+            if rules.resident_id_numbers:
+                cases.append(f"when {_resident_id_condition(value)} then 'resident ID number'")
+            # a grouping-set row's other columns are null: no pattern, and above all no check-digit
+            # sub-query (`null and x` still evaluates x), runs on them
+            labels.append(f"case when {value} is null then null " + " ".join(cases) + f" end as c{i}")
+        else:
+            labels.append(f"case when {value} between 1 and {k - 1} then 'cells' end as c{i}")
+        pivots.append(f"({_literal(check.rule)}, {_literal(check.column)}, m.c{i})")
+    guarded = _shipped_patterns_only(rules)
+    columns = ", ".join(
+        (
+            f"{_candidate(_quoted(c.column))} as x{i}"
+            if guarded and c.kind == "value"
+            else f"{_quoted(c.column)} as x{i}"
+        )
+        for i, c in enumerate(checks)
+    )
+    values = ", ".join(f"x{i}" for i in range(len(checks)))
+    sets = ", ".join(f"(x{i})" for i in range(len(checks)))
+    # in a row of one grouping set the other columns are null, and null gets no label; offset 0
+    # keeps each label computed once per distinct value, not once per unpivoted row
+    return (
+        "select v.rule, v.column_name, v.pattern, sum(m.n)::bigint as found from (select "
+        + ", ".join(labels)
+        + f", g.n from (select {values}, count(*) as n from (select {columns} from {{batch}}) as b "
+        + f"group by grouping sets ({sets})) as g offset 0) as m cross join lateral (values "
+        + ", ".join(pivots)
+        + ") as v(rule, column_name, pattern) where v.pattern is not null "
+        "group by v.rule, v.column_name, v.pattern order by v.rule, v.column_name, v.pattern"
+    )
 
 
 def privacy_suite(
@@ -137,15 +250,18 @@ def privacy_suite(
 ) -> ExpectationSuite:
     """The suite for one mart; `columns` are its (name, data type) pairs. `schema` is where the
     table lives (an export's rows are checked in a scratch table); `allowed_columns` are exempt
-    from the name and value rules (the identifier a re-identifying export contract grants)."""
+    from the name and value rules (the identifier a re-identifying export contract grants).
+
+    An expectation's meta names the (rule, column) it checks; the one scan of the value and
+    k-anonymity rules lists all its checks under "checks" (check_marts makes one outcome each)."""
     expectations: list[Any] = []
 
-    def check(rule: str, query: str, column: str | None = None) -> None:
+    def check(rule: str, query: str, column: str | None = None, **meta: Any) -> None:
         expectations.append(
             gxe.UnexpectedRowsExpectation(
                 unexpected_rows_query=query,
                 description=rule,
-                meta={"rule": rule, "column": column},
+                meta={"rule": rule, "column": column, **meta},
             )
         )
 
@@ -161,32 +277,14 @@ def privacy_suite(
         f"and ({denied} or udt_name in ({types})) "
         "and (select count(*) from (select 1 from {batch} limit 1) as probe) >= 0",
     )
+    scanned = scanned_checks(mart, columns, rules, k=k, allowed_columns=allowed_columns)
+    if scanned:
+        check(
+            "identifiers in values and small person counts",
+            _scan_query(scanned, rules, k=k),
+            checks=[[c.rule, c.column, c.kind] for c in scanned],
+        )
     names = {name for name, _ in columns}
-    for name, data_type in columns:
-        column = _quoted(name)
-        if data_type in TEXT_TYPES and name not in allowed_columns:
-            cases = [
-                f"when {column} ~ {_literal(p)} then {_literal(label)}"
-                for label, p in rules.value_patterns.items()
-            ]
-            if rules.resident_id_numbers:
-                cases.append(f"when {_resident_id_condition(column)} then 'resident ID number'")
-            if cases:
-                check(
-                    "no identifier in values",
-                    "select pattern, count(*) as matching_rows from (select case "
-                    + " ".join(cases)
-                    + " end as pattern from {batch}) as found where pattern is not null group by pattern",
-                    name,
-                )
-        counted = rules.k_anonymity and not _matches(rules.k_anonymity_exempt, mart)
-        if counted and name.endswith("_users") and data_type in NUMBER_TYPES:
-            check(
-                f"no person count between 1 and {k - 1} (k-anonymity)",
-                f"select count(*) as cells from {{batch}} where {column} between 1 and {k - 1} "
-                "having count(*) > 0",
-                name,
-            )
     if "user_key" in names:
         for patterns, flag, rule in (
             (rules.individual_marts, "consent_profiling", "only people who allow profiling"),
@@ -278,22 +376,41 @@ def check_marts(
                 outcomes.append(PrivacyOutcome(mart, "read the mart", None, False, [{"error": first}]))
                 continue
             for item in result.results:
-                meta = item.expectation_config.meta or {}
-                rows = ((item.result or {}).get("details") or {}).get("unexpected_rows") or []
-                info = item.exception_info or {}
-                if info.get("raised_exception"):
-                    message = str(info.get("exception_message") or "").splitlines()[0][:200]
-                    rows = [{"error": message}]
-                outcomes.append(
-                    PrivacyOutcome(
-                        mart,
-                        str(meta.get("rule")),
-                        meta.get("column"),
-                        bool(item.success),
-                        [_plain(r) for r in rows],
-                    )
-                )
+                outcomes.extend(_outcomes(mart, item))
     return PrivacyReport(marts=sorted(tables), outcomes=outcomes)
+
+
+def _outcomes(mart: str, item: Any) -> list[PrivacyOutcome]:
+    """The outcomes of one expectation's result: one, or one per (rule, column) of a scan."""
+    meta = item.expectation_config.meta or {}
+    rows = [_plain(r) for r in ((item.result or {}).get("details") or {}).get("unexpected_rows") or []]
+    info = item.exception_info or {}
+    error = None
+    if info.get("raised_exception"):
+        error = {"error": (str(info.get("exception_message") or "").splitlines() or [""])[0][:200]}
+    if "checks" not in meta:
+        found = [error] if error else rows
+        return [PrivacyOutcome(mart, str(meta.get("rule")), meta.get("column"), bool(item.success), found)]
+    # GX returns at most MAX_RESULT_RECORDS rows but counts them all: a check whose rows may be
+    # among those cut off is failed rather than passed
+    observed = (item.result or {}).get("observed_value")
+    missing = observed - len(rows) if isinstance(observed, int) else 0
+    outcomes = []
+    for rule, column, kind in meta["checks"]:
+        check = ScannedCheck(rule, column, kind)
+        found = (
+            [error]
+            if error
+            else [
+                check.found(str(r["pattern"]), int(r["found"]))
+                for r in rows
+                if r.get("rule") == rule and r.get("column_name") == column
+            ]
+        )
+        if missing > 0 and not found:
+            found = [{"error": f"{missing} findings of the mart not returned: fix the others"}]
+        outcomes.append(PrivacyOutcome(mart, rule, column, not found, found))
+    return outcomes
 
 
 def _plain(row: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ def check_pseudonym_key() -> str:
     key = pseudonym_key(announce=False)
     _mask_in_task_logs(key)
     with connect(warehouse_url()) as conn:
+        verify_pseudonym_key(conn, key)  # another key is refused before the migration's DDL too
         migrate(conn)
         return verify_pseudonym_key(conn, key)
 
