@@ -45,10 +45,12 @@ from ingest.errors import InvalidOption, LoadInProgress, LoadRejected, SourceFil
 from ingest.model import Format, ParseContext, ParsedItem, RawTable, Rejected
 from ingest.pipelined import (
     GZIP_ERRORS,
+    Chunk,
     can_pipeline,
     corrupt_gzip,
     numbered_lines,
     open_bytes,
+    parse_in_process,
     parse_in_workers,
 )
 from ingest.privacy.quarantine import redact_rejected
@@ -182,10 +184,12 @@ def load_rows(
     refused: Mapping[int, tuple[str, str]] | None = None,
     resume: Resume | None = None,
     prefix: Prefix | None = None,
+    chunks: Callable[[uuid.UUID, str], Iterable[Chunk]] | None = None,
 ) -> LoadResult:
     """COPY `items` into fmt.table inside one transaction. The caller checked idempotency.
 
-    `items=None` parses the file in worker processes (`ingest.pipelined`; needs `ctx`).
+    `items=None` takes the rows as COPY text chunks from `chunks(batch_id, file label)`, or else
+    parses the file in worker processes (`ingest.pipelined`; needs `ctx`).
     `refused` maps ordinals of rows (counted among the rows that could be written) that the
     server refused in an earlier attempt to (field, reason): they go to quarantine instead.
     `resume` and `prefix` are set for append-only files (see load_file)."""
@@ -254,12 +258,15 @@ def load_rows(
                 replaced = _forget_line(conn, table, resume.previous_batch, resume.first_line)
             try:
                 with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                    if items is None:  # a large line-oriented file: parsed by workers, see pipelined
+                    if items is None:  # COPY text: a fast parser's, or workers' (see pipelined)
                         assert ctx is not None
                         start = (resume.offset, resume.first_line) if resume is not None else (0, 1)
-                        for chunk in parse_in_workers(
-                            fmt, path, ctx, batch_id=batch_id, label=label, start=start
-                        ):
+                        made = (
+                            chunks(batch_id, label)
+                            if chunks is not None
+                            else parse_in_workers(fmt, path, ctx, batch_id=batch_id, label=label, start=start)
+                        )
+                        for chunk in made:
                             write_chunk(copy, chunk.copy_text, chunk.rows)
                             for rejected in chunk.rejected:
                                 reject(rejected)
@@ -480,7 +487,9 @@ def load_file(
         refused: dict[int, tuple[str, str]] = {}
         while True:
             items: Iterator[ParsedItem] | None = None
-            if not can_pipeline(fmt, path, ctx):
+            in_workers = can_pipeline(fmt, path, ctx)
+            chunks = None if in_workers else _fast_chunks(fmt, path, ctx, resume)
+            if chunks is None and not in_workers:
                 if resume is not None:
                     assert fmt.line_parser is not None
                     items = fmt.line_parser(ctx)(numbered_lines(path, (resume.offset, resume.first_line)))
@@ -499,6 +508,7 @@ def load_file(
                     refused=refused,
                     resume=resume,
                     prefix=prefix,
+                    chunks=chunks,
                 )
                 break
             except _RowRefused as row:
@@ -517,6 +527,25 @@ def load_file(
     if result.rows_loaded and analyze:
         analyze_table(conn, fmt.table)
     return result
+
+
+def _fast_chunks(
+    fmt: Format, path: Path, ctx: ParseContext, resume: Resume | None
+) -> Callable[[uuid.UUID, str], Iterable[Chunk]] | None:
+    """How one process makes a file's COPY text without psycopg formatting each row: the format's
+    copy_parser, or its block parser over the file's blocks. None: the rows of `parse` (also with
+    the single_process option, the reference every fast path is tested against)."""
+    if ctx.options.get("single_process"):
+        return None
+    if fmt.copy_parser is not None and resume is None:
+        copy_parser = fmt.copy_parser
+        return lambda batch_id, label: copy_parser(path, ctx, (str(batch_id), label))
+    if fmt.block_parser is not None and fmt.line_parser is not None:
+        start = (resume.offset, resume.first_line) if resume is not None else (0, 1)
+        return lambda batch_id, label: parse_in_process(
+            fmt, path, ctx, batch_id=batch_id, label=label, start=start
+        )
+    return None
 
 
 def analyze_table(conn: psycopg.Connection, table: RawTable) -> None:

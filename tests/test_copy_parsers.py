@@ -1,0 +1,261 @@
+"""Formats' COPY-text fast paths (Format.copy_parser) land exactly what their `parse` lands.
+
+For every input, the fast path's COPY text is compared line by line with the rows of the format's
+`parse` as psycopg formats them for the loader (`Copy.write_row`), and its quarantine entries
+(line, field, reason, raw text) with `parse`'s: on generated exports, on the parsers' own test
+inputs, on hostile lines, and on random lines (hypothesis). One file of hostile lines also goes
+through the loader both ways (`single_process` is the reference path) and the landed rows and
+quarantine entries are compared.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ingest.loader as loader
+from ingest.copytext import ChunkWriter
+from ingest.errors import UserError
+from ingest.gate.turnstile import TurnstileCsv
+from ingest.model import Format
+from ingest.registry import get_format
+from ingest.run import checked_options, ingest_files
+from tests.conftest import TEST_KEY
+from tests.helpers import context, write
+from tests.test_gate_parsers import CHINESE, ENGLISH
+
+TURNSTILE = get_format("gate", "turnstile-csv")
+PREFIX = ("0b0e6a4c-7d3e-4b8e-9d6a-000000000001", "/landing/gate/swipes/main-2025-09-03.csv")
+
+
+def _outcome(fmt: Format, path: Path, fast: bool, **options: object) -> tuple[list[bytes], list, int]:
+    """(sorted COPY lines, sorted quarantine entries, rows) of one way of reading `path`."""
+    ctx = context(**checked_options(fmt, options))
+    if fast:
+        assert fmt.copy_parser is not None
+        chunks = list(fmt.copy_parser(path, ctx, PREFIX))
+    else:
+        chunks = [ChunkWriter(fmt.table, PREFIX).chunk([], fmt.parse(path, ctx))]
+    text = b"".join(c.copy_text for c in chunks)
+    rejected = sorted(r for c in chunks for r in c.rejected)
+    return sorted(text.splitlines()), rejected, sum(c.rows for c in chunks)
+
+
+def assert_same(fmt: Format, path: Path, **options: object) -> tuple[list[bytes], list, int]:
+    try:
+        reference = _outcome(fmt, path, False, **options)
+    except UserError as error:  # a file refused whole: refused the same way
+        with pytest.raises(type(error)) as raised:
+            _outcome(fmt, path, True, **options)
+        assert str(raised.value) == str(error)
+        return [], [], 0
+    fast = _outcome(fmt, path, True, **options)
+    assert fast[0] == reference[0]
+    assert fast[1] == reference[1]
+    assert fast[2] == reference[2] == len(reference[0])
+    return reference
+
+
+# -- turnstile CSV ---------------------------------------------------------------------------------
+
+HEADER = "card_number,gate,direction,passed_at,result"
+HOSTILE_SWIPES = [
+    "2100000001,MAIN-G1,in,2025-09-03 08:01:02,granted",
+    "2100000001,MAIN-G1, IN ,2025-09-03 08:01:03 ,OK",
+    "2100000001,MAIN-G1,进,2025/09/03 08:01:04,通过",
+    "2100000001,MAIN-G1,in,2025-09-03T08:01:05,granted",
+    "2100000001,MAIN-G1,in,2025-09-03 08:01,granted",  # no seconds
+    "2100000001,MAIN-G1,in,2025-9-3 08:01:06,granted",  # short date
+    "2100000001,MAIN-G1,in,2025-09-03 08:01:06.5,granted",
+    "2100000001,MAIN-G1,in,2025-09-03 08:01:07+02:00,granted",
+    "2100000001,MAIN-G1,in,2025-09-03 24:00:00,granted",
+    "2100000001,MAIN-G1,in,2025-09-03 08:60:00,granted",
+    "2100000001,MAIN-G1,in,2025-09-03 08:01:60,granted",
+    "2100000001,MAIN-G1,in,2025-02-30 08:01:00,granted",
+    "2100000001,MAIN-G1,in,０２０２５-09-03 08:01:00,granted",
+    "2100000001,MAIN-G1,in,２０２５-09-03 08:01:00,granted",  # full-width digits
+    "2100000001,MAIN-G1,in,,granted",
+    "2100000001,MAIN-G1,in,not a time,granted",
+    "2100000001,MAIN-G1,sideways,2025-09-03 08:02:00,granted",
+    "2100000001,MAIN-G1,in,2025-09-03 08:02:00,maybe",
+    "2100000001,,in,2025-09-03 08:02:00,granted",
+    "2100000001,  ,in,2025-09-03 08:02:00,granted",
+    "2100000001,\u3000MAIN-G2\u3000,in,2025-09-03 08:02:00,granted",
+    ",MAIN-G1,in,2025-09-03 08:02:01,granted",  # granted without card
+    ",MAIN-G1,in,2025-09-03 08:02:02,denied",
+    " ,MAIN-G1,in,2025-09-03 08:02:03,denied",
+    "-,MAIN-G1,in,2025-09-03 08:02:04,granted",
+    " 2100000002 ,MAIN-G1,out,2025-09-03 08:02:05,granted",
+    "2100000002,MAIN\\G1,out,2025-09-03 08:02:06,granted",  # a backslash
+    "2100000002,MAIN\tG1,out,2025-09-03 08:02:07,granted",  # a tab
+    "2100000002,MAIN\x00G1,out,2025-09-03 08:02:08,granted",  # a NUL byte
+    "2100000002,MAIN\rG1,out,2025-09-03 08:02:09,granted",  # a lone CR
+    "2100000002,MAIN\x1fG1,out,2025-09-03 08:02:10,granted",
+    '2100000002,"MAIN,G1",out,2025-09-03 08:02:11,granted',  # a quoted comma
+    '"2100000002",MAIN-G1,out,2025-09-03 08:02:12,granted',
+    '2100000002,MAIN"G1,out,2025-09-03 08:02:13,granted',  # a stray quote
+    "2100000002,MAIN-G1,out,2025-09-03 08:02:14",  # a field short
+    "2100000002,MAIN-G1,out,2025-09-03 08:02:15,granted,extra",
+    "",
+    "   ",
+    ",,,,",
+    "2100000003,MAIN-G1,out,2025-09-03 08:02:16,granted\r",
+    "2100000003,MAIN-G1,out,2025-09-03 08:02:17,granted\r\r",
+    "2100000003,Gate ü/é,out,2025-09-03 08:02:18,granted",
+    "2100000003,MAIN-G1,out,2025-09-03 08:02:19,GRANTED",
+    "2100000003,MAIN-G1,0,2025-09-03 08:02:20,fail",
+]
+
+
+def _generated_swipes(rng: random.Random, lines: int, day: str = "2025-09-03") -> list[str]:
+    out = []
+    for n in range(lines):
+        hour, minute, second = 7 + n * 15 // lines, rng.randrange(60), rng.randrange(60)
+        card = "" if rng.random() < 0.02 else str(2100000000 + rng.randrange(3000))
+        result = "denied" if not card or rng.random() < 0.01 else "granted"
+        gate = rng.choice(("MAIN-G1", "MAIN-G2", "MAIN-G3"))
+        out.append(
+            f"{card},{gate},{rng.choice(('in', 'out'))},{day} {hour:02d}:{minute:02d}:{second:02d},{result}"
+        )
+    return out
+
+
+def test_turnstile_generated_export_same_rows_mostly_fast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path / "main-2025-09-03.csv",
+        "\n".join([HEADER, *_generated_swipes(random.Random(3), 3000)]) + "\n",
+    )
+    text, rejected, rows = assert_same(TURNSTILE, path)
+    assert rows > 2900 and len(rejected) < 100
+    per_line = []
+    item = TurnstileCsv.item
+    monkeypatch.setattr(TurnstileCsv, "item", lambda self, line: per_line.append(1) or item(self, line))
+    _outcome(TURNSTILE, path, True)
+    assert len(per_line) == 1 + len(rejected)  # the header and the bad lines only
+    assert b"+08:00" in text[0]
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_turnstile_hostile_lines(tmp_path: Path, encoding: str, line_end: str) -> None:
+    text = line_end.join([HEADER, *HOSTILE_SWIPES]) + line_end
+    path = write(tmp_path / "main-2025-09-03.csv", text.encode(encoding, errors="replace"))
+    _, rejected, rows = assert_same(TURNSTILE, path)
+    assert rows > 10 and len(rejected) > 10
+
+
+def test_turnstile_parser_test_inputs(tmp_path: Path) -> None:
+    assert_same(TURNSTILE, write(tmp_path / "swipes-2025-09-03.csv", ENGLISH))
+    for encoding in ("utf-8", "gb18030", "utf-8-sig"):
+        assert_same(TURNSTILE, write(tmp_path / f"med-{encoding}.csv", CHINESE.encode(encoding)))
+    vendor = "CardNo,Holder,Door,InOut,Time,Status\n2100000001,Ann,N1,IN,2025-09-03 08:00:00,OK\n"
+    path = write(tmp_path / "vendor.csv", vendor)
+    assert_same(TURNSTILE, path)  # refused: the header needs --columns
+    assert_same(
+        TURNSTILE, path, columns="card_number=CardNo,gate=Door,direction=InOut,passed_at=Time,result=Status"
+    )
+
+
+def test_turnstile_odd_files(tmp_path: Path) -> None:
+    lines = [HEADER, *HOSTILE_SWIPES[:5]]
+    cases = {
+        "empty.csv": b"",
+        "header-only.csv": HEADER.encode(),
+        "blank-first.csv": ("\n \n" + "\n".join(lines)).encode(),  # header on line 3
+        "no-final-newline.csv": "\n".join(lines).encode(),
+        "bad-header.csv": b"\xff\xfe,,\n" + "\n".join(lines[1:]).encode(),
+        "mixed-encoding.csv": "\n".join(lines).encode()
+        + "\n2100000005,MAIN-G1,进,2025-09-03 13:00:00,通过\n".encode("gb18030"),
+        "wrong-header.csv": b"a,b,c\n1,2,3\n",
+    }
+    for name, content in cases.items():
+        assert_same(TURNSTILE, write(tmp_path / name, content))
+
+
+def test_turnstile_daylight_saving_hours(tmp_path: Path) -> None:
+    """Times in the hours a clock change skips or repeats go the per-line way, with its instants."""
+    lines = [HEADER]
+    for day, hours in (("2025-03-09", range(0, 5)), ("2025-11-02", range(0, 4))):
+        for hour in hours:
+            for minute in (0, 29, 59):
+                lines.append(f"2100000001,G1,in,{day} {hour:02d}:{minute:02d}:30,granted")
+    path = write(tmp_path / "swipes.csv", "\n".join(lines) + "\n")
+    assert_same(TURNSTILE, path, timezone="America/New_York")
+    assert_same(TURNSTILE, path, timezone="Australia/Lord_Howe")
+    assert_same(TURNSTILE, path, timezone="UTC", period="none")
+
+
+FIELD_VALUES = {
+    "card": st.sampled_from(["2100000001", "", " ", "-", "21000000\\", "x\x00", '"2100"', "２１"]),
+    "gate": st.sampled_from(["MAIN-G1", "", "门一", "G\t1", "G,1", " G "]),
+    "direction": st.sampled_from(["in", "OUT", "进", "出", "1", "0", "", "sideways", " in "]),
+    "time": st.sampled_from(
+        [
+            "2025-09-03 08:01:02",
+            "2025/09/03 23:59:59",
+            "2025-09-03T00:00:00",
+            "2025-09-03 8:01:02",
+            "2025-13-03 08:01:02",
+            "2025-09-03 08:01:61",
+            "2025-09-03 08:01",
+            "",
+            "x",
+        ]
+    ),  # fmt: skip
+    "result": st.sampled_from(["granted", "denied", "通过", "拒绝", "ok", "fail", "", "OK "]),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries(FIELD_VALUES), min_size=1, max_size=30), crlf=st.booleans())
+def test_turnstile_random_lines(tmp_path: Path, rows: list[dict[str, str]], crlf: bool) -> None:
+    end = "\r\n" if crlf else "\n"
+    body = [f"{r['card']},{r['gate']},{r['direction']},{r['time']},{r['result']}" for r in rows]
+    path = write(tmp_path / "main-2025-09-03.csv", end.join([HEADER, *body]) + end)
+    assert_same(TURNSTILE, path)
+
+
+# -- through the loader ----------------------------------------------------------------------------
+
+
+def _landed(url: str, fmt: Format, path: Path, **options: object) -> tuple[list, list]:
+    [result] = ingest_files(
+        url, fmt.source, fmt.name, [path], key=TEST_KEY, max_reject_share=1.0, options=options
+    )
+    columns = ", ".join(("source_file", "source_line", *fmt.table.column_names))
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            f"select {columns} from raw.{fmt.table.name} where batch_id = %s order by source_line",
+            (result.batch_id,),
+        ).fetchall()
+        rejected = conn.execute(
+            "select source_line, field, reason, raw_text from quarantine.rejected_rows "
+            "where batch_id = %s order by source_line, field",
+            (result.batch_id,),
+        ).fetchall()
+        # forget the load, so that the same file loads again the other way
+        conn.execute("delete from raw.load_log where batch_id = %s", (result.batch_id,))
+    assert (result.rows_loaded, result.rows_quarantined) == (len(rows), len(rejected))
+    return rows, rejected
+
+
+def test_loader_lands_the_same_both_ways(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [HEADER, *HOSTILE_SWIPES, *_generated_swipes(random.Random(5), 500)]
+    path = write(tmp_path / "main-2025-09-03.csv", "\r\n".join(lines) + "\r\n")
+    single = _landed(warehouse_url, TURNSTILE, path, single_process=True)
+    calls = []
+    real = loader._fast_chunks
+    monkeypatch.setattr(loader, "_fast_chunks", lambda *a: calls.append(real(*a)) or calls[-1])
+    fast = _landed(warehouse_url, TURNSTILE, path)
+    assert calls and calls[-1] is not None, "the fast path was not taken"
+    assert fast == single
+    assert len(single[0]) > 500 and len(single[1]) > 10
