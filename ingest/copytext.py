@@ -20,6 +20,7 @@ NULL = "\\N"  # COPY text's null
 # A value holding one of these needs COPY escaping (or is odd enough for the per-line code).
 NEEDS_CARE = re.compile('[\x00-\x1f\x7f\\\\"]')
 BLOCK_BYTES = 1 << 20
+CACHE_LIMIT = 100_000
 
 
 def copy_escape(text: str) -> str:
@@ -103,3 +104,44 @@ def raw_lines(block: bytes) -> list[bytes]:
     if last:
         out.append(last)
     return out
+
+
+class LocalTimes:
+    """The COPY text of local times written `YYYY?MM?DD?HH:MM:SS` (ASCII digits, checked by the
+    caller) as the datetime `datetime(...).replace(tzinfo=zone)` that a parser makes of them,
+    worked out once an hour: the text up to the minutes and the UTC offset. None when the time
+    is not a real one, or its hour's UTC offset changes inside it (a daylight-saving change):
+    such a line goes the parser's way."""
+
+    def __init__(self, zone: Any, dump: Any) -> None:
+        self.zone, self.dump = zone, dump
+        self.hours: dict[str, tuple[str, str] | None] = {}
+
+    def hour(self, key: str) -> tuple[str, str] | None:
+        from datetime import datetime
+
+        if len(self.hours) > CACHE_LIMIT:
+            self.hours.clear()
+        try:
+            start = datetime(int(key[:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]))
+        except ValueError:
+            self.hours[key] = None
+            return None
+        start, end = start.replace(tzinfo=self.zone), start.replace(minute=59, second=59, tzinfo=self.zone)
+        text = self.dump(start)
+        written = f"{key[:4]}-{key[5:7]}-{key[8:10]} {key[11:13]}:"  # what the parser reads
+        known: tuple[str, str] | None = None
+        if start.utcoffset() == end.utcoffset() and text[:14] == written and text[14:19] == "00:00":
+            known = (text[:14], text[19:])
+        self.hours[key] = known
+        return known
+
+    def text(self, when: str) -> str | None:
+        try:
+            hour = self.hours[when[:13]]
+        except KeyError:
+            hour = self.hour(when[:13])
+        minute, second = when[14:16], when[17:19]
+        if hour is None or minute >= "60" or second >= "60":
+            return None
+        return f"{hour[0]}{minute}:{second}{hour[1]}"

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ingest.loader as loader
+from ingest.circulation.koha import STATISTICS_COLUMNS, KohaCsv
 from ingest.copytext import ChunkWriter
 from ingest.errors import UserError
 from ingest.gate.turnstile import TurnstileCsv
@@ -30,6 +31,7 @@ from tests.helpers import context, write
 from tests.test_gate_parsers import CHINESE, ENGLISH
 
 TURNSTILE = get_format("gate", "turnstile-csv")
+HEADER_KOHA = ",".join(STATISTICS_COLUMNS)
 PREFIX = ("0b0e6a4c-7d3e-4b8e-9d6a-000000000001", "/landing/gate/swipes/main-2025-09-03.csv")
 
 
@@ -222,6 +224,171 @@ def test_turnstile_random_lines(tmp_path: Path, rows: list[dict[str, str]], crlf
     assert_same(TURNSTILE, path)
 
 
+# -- Koha statistics CSV ---------------------------------------------------------------------------
+
+KOHA = get_format("circulation", "koha-csv")
+KOHA_HEADER = f"{HEADER_KOHA},cardnumber"
+KOHA_GOOD = "2025-09-02 10:15:00,MAIN,0.0000,issue,,1001,BK,STACKS,42,,UG,intranet,2100000001"
+HOSTILE_KOHA = [
+    KOHA_GOOD,
+    "2025-09-02 10:14:00,总馆,0,issue,,1009,BK,中文图书阅览室,43,,UG,opac,",
+    "2025-09-02 10:14:01,MAIN,1.50,payment,,,,,43,,UG,opac,NULL",  # no item: fine for a payment
+    "2025-09-02 10:14:02,MAIN,,RETURN ,,1001,BK,STACKS,NULL,,UG,opac, 2100000002 ",
+    "2025-09-02 10:14:03,MAIN,-0,renew,,1001,BK,STACKS,42,,UG,opac,",
+    "2025-09-02 10:14:04,MAIN,1e3,renew,,1001,BK,STACKS,42,,UG,opac,",
+    "2025-09-02 10:14:05,MAIN,NaN,renew,,1001,BK,STACKS,42,,UG,opac,",
+    "2025-09-02 10:14:06,MAIN,abc,renew,,1001,BK,STACKS,42,,UG,opac,",  # a value that is no number
+    "2025-09-02 10:14:07,MAIN, 2 ,renew,,1001,BK,STACKS,42,,UG,opac,",
+    "2025-13-45 10:15:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet,",  # bad date
+    "2025-09-02 24:00:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet,",
+    "2025-09-02 10:60:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet,",
+    "2025-09-02 10:15:60,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet,",
+    "2025-09-02 10:15:61,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet,",
+    "2025-9-2 10:15:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet,",  # strptime takes it
+    "2025/09/02 10:15:00,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet,",
+    " 2025-09-02 10:15:00 ,MAIN,0,issue,,1002,BK,STACKS,42,,UG,intranet,",
+    ",MAIN,0,return,,1001,BK,STACKS,,,UG,opac,",  # anonymised
+    "NULL,MAIN,0,return,,1001,BK,STACKS,,,UG,opac,",
+    "2025-09-02 10:16:00,MAIN,0,issue,,,BK,STACKS,42,,UG,intranet,",  # missing item
+    "2025-09-02 10:16:01,MAIN,0,issue,, ,BK,STACKS,42,,UG,intranet,",
+    "2025-09-02 10:19:00,MAIN,0,teleport,,1005,BK,STACKS,42,,UG,intranet,",  # unknown type
+    "2025-09-02 10:20:00,MAIN,0,return,,1001,BK,STACKS,42,,UG",  # a field short
+    "2025-09-02 10:20:01,MAIN,0,return,,1001,BK,STACKS,42,,UG,opac,,",  # a field more
+    '2025-09-02 10:18:00,MAIN,0,issue,"quoted, with comma",1004,BK,STACKS,42,,UG,intranet,',
+    '2025-09-02 10:18:01,MAIN,0,issue,a"b,1004,BK,STACKS,42,,UG,intranet,',
+    "2025-09-02 10:18:02,MA\\IN,0,issue,\\N,1004,BK,STACKS,42,,UG,intranet,",  # backslashes
+    "2025-09-02 10:18:03,MAIN,0,issue,a\tb,1004,BK,STACKS,42,,UG,intranet,",
+    "2025-09-02 10:18:04,MAIN,0,issue,a\x00b,1004,BK,STACKS,42,,UG,intranet,",  # NUL
+    "2025-09-02 10:18:05,MAIN,0,issue,a\rb,1004,BK,STACKS,42,,UG,intranet,",
+    "2025-09-02 10:18:06,MAIN,0,issue,\u3000,\u30001004\u3000,BK,STACKS,42,,UG,intranet,",
+    "",
+    "   ",
+    "2025-09-02 10:18:07,MAIN,0,localuse,,1006,BK,STACKS,42,,UG,intranet,\r",
+]
+MULTILINE = [
+    '2025-09-02 10:21:00,MAIN,0,issue,"a note\nover\n\nlines, with ""quotes""",1007,BK,STACKS,42,,UG,opac,',
+    "2025-09-02 10:21:01,MAIN,0,issue,,1008,BK,STACKS,42,,UG,opac,",
+    '2025-09-02 10:21:02,MAIN,0,issue,"stray,1009,BK,STACKS,42,,UG,opac,',  # never closed
+    *(f"2025-09-02 10:22:{n:02d},MAIN,0,issue,,{1010 + n},BK,STACKS,42,,UG,opac," for n in range(55)),
+]
+
+
+def _generated_koha(rng: random.Random, lines: int) -> list[str]:
+    out = []
+    for n in range(lines):
+        kind = rng.choice(("issue", "return", "renew", "localuse"))
+        out.append(
+            f"2025-09-{1 + n * 28 // lines:02d} {rng.randrange(8, 22):02d}:{rng.randrange(60):02d}:"
+            f"{rng.randrange(60):02d},{rng.choice(('MED', 'SCI', '总馆'))},0.0000,{kind},,"
+            f"{100000 + rng.randrange(5000)},"
+            f"BK,{rng.choice(('STACKS', '医学图书阅览室'))},{rng.randrange(9000)},,"
+            f"{rng.choice(('UG', 'FAC'))},intranet,{2100000000 + rng.randrange(9000)}"
+        )
+    return out
+
+
+def test_koha_generated_export_same_rows_mostly_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(
+        tmp_path / "statistics-2025-09.csv",
+        "\n".join([KOHA_HEADER, *_generated_koha(random.Random(4), 3000)]) + "\n",
+    )
+    _, rejected, rows = assert_same(KOHA, path)
+    assert rows == 3000 and rejected == []
+    per_record = []
+    item = KohaCsv.item
+    monkeypatch.setattr(KohaCsv, "item", lambda self, *a: per_record.append(1) or item(self, *a))
+    _outcome(KOHA, path, True)
+    assert len(per_record) == 1  # the header only
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_koha_hostile_lines(tmp_path: Path, encoding: str, line_end: str) -> None:
+    text = line_end.join([KOHA_HEADER, *HOSTILE_KOHA]) + line_end
+    path = write(tmp_path / "statistics-2025-09.csv", text.encode(encoding, errors="replace"))
+    _, rejected, rows = assert_same(KOHA, path)
+    assert rows > 10 and len(rejected) > 10
+
+
+@pytest.mark.parametrize("at", [0, 5, 20])
+def test_koha_multiline_records_from_anywhere(tmp_path: Path, at: int) -> None:
+    body = [*_generated_koha(random.Random(at), 30)]
+    body[at:at] = MULTILINE
+    path = write(tmp_path / "statistics-2025-09.csv", "\n".join([KOHA_HEADER, *body]) + "\n")
+    _, rejected, rows = assert_same(KOHA, path)
+    assert rows > 80 and len(rejected) == 1
+
+
+def test_koha_multiline_record_across_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ingest.copytext.BLOCK_BYTES", 256)
+    body = _generated_koha(random.Random(9), 40)
+    body[7:7] = MULTILINE[:2]
+    mixed = "\n".join([KOHA_HEADER, *body[:20]]).encode() + b"\n" + "\n".join(body[20:]).encode("gb18030")
+    for name, content in {
+        "multi.csv": ("\n".join([KOHA_HEADER, *body]) + "\n").encode(),
+        "mixed.csv": mixed + "\n2025-09-02 10:21:00,总馆,0,issue,,1,BK,S,1,,UG,opac,".encode("gb18030"),
+        "plain.csv": "\n".join([KOHA_HEADER, *_generated_koha(random.Random(2), 60)]).encode(),
+    }.items():
+        assert_same(KOHA, write(tmp_path / name, content))
+
+
+def test_koha_odd_files_and_headers(tmp_path: Path) -> None:
+    columns = KOHA_HEADER.split(",")
+    values = KOHA_GOOD.split(",")
+    order = list(reversed(range(len(columns))))
+    cases = {
+        "empty.csv": b"",
+        "header-only.csv": KOHA_HEADER.encode(),
+        "blank-first.csv": ("\n" + KOHA_HEADER + "\n" + KOHA_GOOD + "\n").encode(),
+        "no-card.csv": (HEADER_KOHA + "\n" + KOHA_GOOD.rsplit(",", 1)[0] + "\n").encode(),
+        "reordered.csv": (
+            ",".join(columns[i] for i in order)
+            + ",new_column\n"
+            + ",".join(values[i] for i in order)
+            + ",x\n"
+        ).encode(),
+        "no-value.csv": (b"datetime,type,itemnumber,borrowernumber\n2025-09-02 10:15:00,issue,1,42\n"),
+        "upper-header.csv": (KOHA_HEADER.upper() + "\n" + KOHA_GOOD + "\n").encode(),
+        "quoted-header.csv": (
+            '"datetime",' + KOHA_HEADER.split(",", 1)[1] + "\n" + KOHA_GOOD + "\n"
+        ).encode(),
+        "nul-header.csv": (
+            "date\x00time," + KOHA_HEADER + "\n" + KOHA_HEADER + "\n" + KOHA_GOOD + "\n"
+        ).encode(),
+        "bad-header.csv": b"\xff\xfe," + KOHA_HEADER.encode() + b"\n" + KOHA_GOOD.encode() + b"\n",
+        "wrong-header.csv": b"when,who,what\n1,2,3\n",
+        "no-final-newline.csv": (KOHA_HEADER + "\n" + KOHA_GOOD).encode(),
+    }
+    for name, content in cases.items():
+        assert_same(KOHA, write(tmp_path / name, content))
+        assert_same(KOHA, write(tmp_path / name, content), timezone="America/New_York")
+
+
+KOHA_VALUES = {
+    "time": st.sampled_from(["2025-09-02 10:15:00", "2025-03-09 02:30:00", "2025-11-02 01:30:00", "", "NULL",
+                             "2025-09-02 10:15", "2025-02-30 10:00:00"]),
+    "value": st.sampled_from(["0", "0.0000", "", "x", "1.5", " 3 "]),
+    "type": st.sampled_from(["issue", "return", "payment", "Issue", "", "teleport"]),
+    "other": st.sampled_from(["", "x", "a,b", '"q"', "\\", "\t", "中"]),
+    "item": st.sampled_from(["1001", "", " "]),
+    "borrower": st.sampled_from(["42", "", "NULL", " 42 "]),
+    "card": st.sampled_from(["2100000001", "", "null", "-"]),
+}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries(KOHA_VALUES), min_size=1, max_size=30), crlf=st.booleans())
+def test_koha_random_lines(tmp_path: Path, rows: list[dict[str, str]], crlf: bool) -> None:
+    end = "\r\n" if crlf else "\n"
+    body = [
+        f"{r['time']},MAIN,{r['value']},{r['type']},{r['other']},{r['item']},BK,STACKS,{r['borrower']},,UG,"
+        f"opac,{r['card']}"
+        for r in rows
+    ]
+    path = write(tmp_path / "statistics-2025-09.csv", end.join([KOHA_HEADER, *body]) + end)
+    assert_same(KOHA, path, timezone="America/New_York")
+
+
 # -- through the loader ----------------------------------------------------------------------------
 
 
@@ -259,3 +426,14 @@ def test_loader_lands_the_same_both_ways(
     assert calls and calls[-1] is not None, "the fast path was not taken"
     assert fast == single
     assert len(single[0]) > 500 and len(single[1]) > 10
+
+
+def test_loader_lands_the_same_both_ways_koha(warehouse_url: str, tmp_path: Path) -> None:
+    hostile = [line for line in HOSTILE_KOHA if "NaN" not in line]  # NaN equals nothing, itself included
+    body = [*hostile, *_generated_koha(random.Random(6), 300)]
+    body[200:200] = MULTILINE
+    path = write(tmp_path / "statistics-2025-09.csv", "\r\n".join([KOHA_HEADER, *body]).encode("gb18030"))
+    single = _landed(warehouse_url, KOHA, path, single_process=True)
+    fast = _landed(warehouse_url, KOHA, path)
+    assert fast == single
+    assert len(single[0]) > 300 and len(single[1]) > 10

@@ -116,8 +116,9 @@ def turnstile_csv_copy(path: Path, ctx: ParseContext, prefix: tuple[str, str]) -
                     gate = fields[at_gate].strip()
                     when = fields[at_time].strip()
                     if direction is not None and result is not None and gate and PLAIN_TIME(when):
-                        hour = hours.get(when[:13], False)
-                        if hour is False:
+                        try:
+                            hour = hours[when[:13]]
+                        except KeyError:
                             hour = hour_text(when[:13])
                         minute, second = when[14:16], when[17:]
                         raw_card = fields[at_card]
