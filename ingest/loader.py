@@ -302,24 +302,8 @@ def load_rows(
             check_share(final=True)
             spool.seek(0)
             with conn.cursor() as cur:
-                with cur.copy(
-                    "copy quarantine.rejected_rows (batch_id, source, format, target_table, "
-                    "source_file, source_line, field, reason, raw_text) from stdin"
-                ) as copy:
-                    for line_no, field_name, reason, raw in csv.reader(spool):
-                        copy.write_row(
-                            (
-                                batch_id,
-                                fmt.source,
-                                fmt.name,
-                                table.name,
-                                label,
-                                int(line_no),
-                                field_name,
-                                reason,
-                                raw,
-                            )
-                        )
+                if bad:  # no round trips for an empty quarantine
+                    _copy_quarantine(cur, csv.reader(spool), batch_id, fmt, label)
                 warnings: list[str] = []
                 if fmt.after_load is not None and ctx is not None:
                     warnings = list(fmt.after_load(conn, str(batch_id), label, path, ctx) or ())
@@ -380,6 +364,20 @@ def load_rows(
         warnings=warnings,
         first_line=resume.first_line if resume is not None else 1,
     )
+
+
+def _copy_quarantine(
+    cur: psycopg.Cursor, entries: Iterable[list[str]], batch_id: uuid.UUID, fmt: Format, label: str
+) -> None:
+    """COPY the spooled (line, field, reason, raw) entries of a load into the quarantine."""
+    with cur.copy(
+        "copy quarantine.rejected_rows (batch_id, source, format, target_table, "
+        "source_file, source_line, field, reason, raw_text) from stdin"
+    ) as copy:
+        for line_no, field_name, reason, raw in entries:
+            copy.write_row(
+                (batch_id, fmt.source, fmt.name, fmt.table.name, label, int(line_no), field_name, reason, raw)
+            )
 
 
 def _forget_line(conn: psycopg.Connection, table: RawTable, batch_id: str, line: int) -> int:

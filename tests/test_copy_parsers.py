@@ -26,6 +26,7 @@ from ingest.gate.turnstile import TurnstileCsv
 from ingest.model import Format
 from ingest.registry import get_format
 from ingest.run import checked_options, ingest_files
+from ingest.services.csvinput import CsvReader
 from tests.conftest import TEST_KEY
 from tests.helpers import context, write
 from tests.test_gate_parsers import CHINESE, ENGLISH
@@ -389,6 +390,153 @@ def test_koha_random_lines(tmp_path: Path, rows: list[dict[str, str]], crlf: boo
     assert_same(KOHA, path, timezone="America/New_York")
 
 
+# -- space bookings CSV ----------------------------------------------------------------------------
+
+BOOKINGS = get_format("spaces", "bookings-csv")
+BOOKINGS_HEADER = "booking_id,person_id,space_id,space_type,space_area,start_time,end_time,status,booked_at"
+HOSTILE_BOOKINGS = [
+    "B1,S2025000123,R-301,room,3F group rooms,2025-09-15 14:00:00,2025-09-15 16:00:00,checked_in,"
+    "2025-09-14 20:01",
+    "B2,S2025000124,S-2A-017,座位,2F reading room A,2025/9/15 8:00,2025/9/15 12:00,违约,",
+    "B2b,S2025000124,S-2A-017,座位,2F,2025/09/15 08:00,2025/09/15 12:00,违约,NULL",
+    "B3,S2025000125,R-302,room,3F,2025-09-15T10:00:00+08:00,2025-09-15T12:00:00+08:00,Cancelled,",
+    "B3b,S2025000125,R-302,Group_Study-Room,3F,2025-09-15T10:00,2025-09-15T12:00,Checked-In,",
+    "B4,S2025000126,R-303,room,3F,2025-09-15 10:00:00,2025-09-15 09:00:00,checked_in,",  # ends first
+    "B4b,S2025000126,R-303,room,3F,2025-09-15 10:00,2025-09-15 10:00,checked_in,",  # ends as it starts
+    "B5,S2025000127,R-303,room,3F,2025-09-15 10:00:00,2025-09-15 11:00:00,booked,",  # unknown status
+    "B6,S2025000127,R-303,cupboard,3F,2025-09-15 10:00,2025-09-15 11:00,no_show,",  # unknown type
+    "B7,S2025000127,R-303,,,2025-09-15 10:00,2025-09-15 11:00,no_show,-",
+    "B8,S2025000127,R-303,N/A,none,2025-09-15 10:00,2025-09-15 11:00,no_show,",
+    "null,S2025000127,R-303,room,3F,2025-09-15 10:00,2025-09-15 11:00,no_show,",
+    "B9,-,R-303,room,3F,2025-09-15 10:00,2025-09-15 11:00,no_show,",
+    "B10,S2025000127,,room,3F,2025-09-15 10:00,2025-09-15 11:00,no_show,",
+    "B11,S2025000127,R-303,room,3F,,2025-09-15 11:00,no_show,",
+    "B12,S2025000127,R-303,room,3F,2025-09-15,2025-09-15 11:00,no_show,",
+    "B13,S2025000127,R-303,room,3F,2025-09-15 24:00,2025-09-16 11:00,no_show,",
+    "B14,S2025000127,R-303,room,3F,2025-02-30 10:00,2025-03-01 11:00,no_show,",
+    "B15,S2025000127,R-303,room,3F,2025-09-15 10:60,2025-09-15 11:00,no_show,",
+    "B16,S2025000127,R-303,room,3F,2025-09-15 10:00,2025-09-15 11:00,,",
+    "B17,S2025000127,R-303,room,3F,2025-09-15 10:00,2025-09-15 11:00,no_show,yesterday",
+    "B18,S2025000127,R-303,room,3F,2025-09-15 10:00,2025-09-15 11:00,no_show",  # a field short
+    '"B19",S2025000127,R-303,room,"3F, east",2025-09-15 10:00,2025-09-15 11:00,no_show,',
+    'B20,S2025000127,R-303,room,5" screen,2025-09-15 10:00,2025-09-15 11:00,no_show,',
+    "B21,S2025000127,R-303,room,3F\\east,2025-09-15 10:00,2025-09-15 11:00,no_show,",
+    "B22,S2025000127,R-303,room,3F\teast,2025-09-15 10:00,2025-09-15 11:00,no_show,",
+    "B23,S2025000127,R-303,room,3F\x00,2025-09-15 10:00,2025-09-15 11:00,no_show,",
+    "B24, S2025000127 , R-303 , room , 3F ,\u30002025-09-15 10:00 , 2025-09-15 11:00 , no show ,",
+    "B25,alice@example.edu,R-303,room,3F,2025-09-15 10:00,2025-09-15 11:00,no_show,",
+    "",
+    "  ",
+]
+
+
+def _generated_bookings(rng: random.Random, lines: int) -> list[str]:
+    out = []
+    for n in range(lines):
+        day, hour = 1 + n * 28 // lines, rng.randrange(8, 20)
+        out.append(
+            f"S{n:07d},S2022{rng.randrange(5000):06d},S-5F-{rng.randrange(100):03d},座位,五楼自习区,"
+            f"2025/09/{day:02d} {hour:02d}:00,2025/09/{day:02d} {hour + 2:02d}:00,"
+            f"{rng.choice(('已签到', '违约', '已取消'))},"
+            f"2025/08/{1 + rng.randrange(28):02d} {rng.randrange(24):02d}:"
+            f"{rng.randrange(60):02d}"
+        )
+    return out
+
+
+def test_bookings_generated_export_same_rows_mostly_fast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path / "seats-2025-09.csv",
+        "\n".join([BOOKINGS_HEADER, *_generated_bookings(random.Random(4), 3000)]).encode("gb18030"),
+    )
+    _, rejected, rows = assert_same(BOOKINGS, path)
+    assert rows == 3000 and rejected == []
+    per_record = []
+    item = CsvReader.item
+    monkeypatch.setattr(CsvReader, "item", lambda self, *a: per_record.append(1) or item(self, *a))
+    _outcome(BOOKINGS, path, True)
+    assert len(per_record) == 1  # the header only
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_bookings_hostile_lines(tmp_path: Path, encoding: str, line_end: str) -> None:
+    text = line_end.join([BOOKINGS_HEADER, *HOSTILE_BOOKINGS]) + line_end
+    path = write(tmp_path / "rooms-2025-09.csv", text.encode(encoding, errors="replace"))
+    _, rejected, rows = assert_same(BOOKINGS, path)
+    assert rows > 8 and len(rejected) > 10
+    assert_same(BOOKINGS, path, timezone="America/New_York")
+
+
+@pytest.mark.parametrize("at", [0, 7])
+def test_bookings_multiline_records(tmp_path: Path, at: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ingest.copytext.BLOCK_BYTES", 512)
+    body = _generated_bookings(random.Random(at), 30)
+    body[at:at] = [
+        'B1,S1,R-1,room,"3F\nnorth",2025-09-15 10:00,2025-09-15 11:00,no_show,',
+        'B2,S1,R-1,room,"never closed,2025-09-15 10:00,2025-09-15 11:00,no_show,',
+        *_generated_bookings(random.Random(1), 55),
+    ]
+    path = write(tmp_path / "rooms.csv", "\n".join([BOOKINGS_HEADER, *body]) + "\n")
+    assert_same(BOOKINGS, path)
+
+
+def test_bookings_odd_files_and_headers(tmp_path: Path) -> None:
+    mapped = (
+        "预约号,学号,姓名,座位号,区域,开始时间,结束时间,状态\n"
+        "9001,S2025000123,张三,S-2A-017,二楼A区,2025-09-15 08:00,2025-09-15 12:00,已签到\n"
+    )
+    mapping = (
+        "booking_id=预约号,person_id=学号,space_id=座位号,space_area=区域,start_time=开始时间,"
+        "end_time=结束时间,status=状态"
+    )
+    assert_same(BOOKINGS, write(tmp_path / "mapped.csv", mapped.encode("gb18030")), columns=mapping)
+    assert_same(BOOKINGS, write(tmp_path / "unmapped.csv", mapped.encode("gb18030")))  # refused
+    good = HOSTILE_BOOKINGS[0]
+    cases = {
+        "empty.csv": b"",
+        "header-only.csv": BOOKINGS_HEADER.encode(),
+        "blank-first.csv": ("\n" + BOOKINGS_HEADER + "\n" + good + "\n").encode(),
+        "quoted-header.csv": (
+            '"booking_id",' + BOOKINGS_HEADER.split(",", 1)[1] + "\n" + good + "\n"
+        ).encode(),
+        "nul-header.csv": ("x\x00," + BOOKINGS_HEADER + "\n" + BOOKINGS_HEADER + "\n" + good + "\n").encode(),
+        "upper-header.csv": (BOOKINGS_HEADER.upper().replace(",", " , ") + "\n" + good + "\n").encode(),
+        "bad-header.csv": b"\xff\xfe," + BOOKINGS_HEADER.encode() + b"\n" + good.encode() + b"\n",
+        "no-final-newline.csv": (BOOKINGS_HEADER + "\n" + good).encode(),
+        "mixed.csv": (BOOKINGS_HEADER + "\n" + good + "\n").encode()
+        + (good + "\n").replace("3F", "三楼").encode("gb18030"),
+    }
+    for name, content in cases.items():
+        assert_same(BOOKINGS, write(tmp_path / name, content))
+
+
+BOOKING_VALUES = {
+    "person": st.sampled_from(["S1", "", "null", " S2 "]),
+    "type": st.sampled_from(["room", "座位", "", "x", "Study Room"]),
+    "start": st.sampled_from(["2025-09-15 10:00", "2025/09/15 10:00:30", "2025-03-09 02:30",
+                              "2025-11-02 01:30", ""]),
+    "end": st.sampled_from(["2025-09-15 11:00", "2025-09-15 10:00", "2025-03-09 03:30", "2025-11-02 01:45",
+                            "x"]),
+    "status": st.sampled_from(["checked_in", "违约", "", "Cancelled", "booked"]),
+    "booked": st.sampled_from(["", "2025-09-14 20:01", "n/a", "2025-09-14"]),
+}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries(BOOKING_VALUES), min_size=1, max_size=30), crlf=st.booleans())
+def test_bookings_random_lines(tmp_path: Path, rows: list[dict[str, str]], crlf: bool) -> None:
+    end = "\r\n" if crlf else "\n"
+    body = [
+        f"B{n},{r['person']},R-1,{r['type']},3F,{r['start']},{r['end']},{r['status']},{r['booked']}"
+        for n, r in enumerate(rows)
+    ]
+    path = write(tmp_path / "rooms.csv", end.join([BOOKINGS_HEADER, *body]) + end)
+    assert_same(BOOKINGS, path, timezone="America/New_York")
+
+
 # -- through the loader ----------------------------------------------------------------------------
 
 
@@ -435,5 +583,14 @@ def test_loader_lands_the_same_both_ways_koha(warehouse_url: str, tmp_path: Path
     path = write(tmp_path / "statistics-2025-09.csv", "\r\n".join([KOHA_HEADER, *body]).encode("gb18030"))
     single = _landed(warehouse_url, KOHA, path, single_process=True)
     fast = _landed(warehouse_url, KOHA, path)
+    assert fast == single
+    assert len(single[0]) > 300 and len(single[1]) > 10
+
+
+def test_loader_lands_the_same_both_ways_bookings(warehouse_url: str, tmp_path: Path) -> None:
+    body = [*HOSTILE_BOOKINGS, *_generated_bookings(random.Random(6), 300)]
+    path = write(tmp_path / "rooms-2025-09.csv", "\r\n".join([BOOKINGS_HEADER, *body]).encode("gb18030"))
+    single = _landed(warehouse_url, BOOKINGS, path, single_process=True)
+    fast = _landed(warehouse_url, BOOKINGS, path)
     assert fast == single
     assert len(single[0]) > 300 and len(single[1]) > 10
