@@ -594,3 +594,20 @@ def test_loader_lands_the_same_both_ways_bookings(warehouse_url: str, tmp_path: 
     fast = _landed(warehouse_url, BOOKINGS, path)
     assert fast == single
     assert len(single[0]) > 300 and len(single[1]) > 10
+
+
+def test_analyze_only_when_the_statistics_would_be_stale(warehouse_url: str, tmp_path: Path) -> None:
+    table = TURNSTILE.table
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("truncate raw.gate_passages")
+        conn.execute("analyze raw.gate_passages")
+        assert loader.analyze_table(conn, table, 5)  # an empty table: always
+        path = write(
+            tmp_path / "main-2025-09-04.csv", "\n".join([HEADER, *_generated_swipes(random.Random(8), 3000)])
+        )
+        ingest_files(warehouse_url, "gate", "turnstile-csv", [path], key=TEST_KEY, max_reject_share=0.1)
+        conn.execute("analyze raw.gate_passages")
+        assert not loader.analyze_table(conn, table, 100)  # a small share of a table with statistics
+        assert loader.analyze_table(conn, table, 1000)
+        assert loader.analyze_table(conn, table)  # asked without a row count: always
+        conn.execute("truncate raw.gate_passages")
