@@ -7,6 +7,11 @@ their results come back in block order and are written to COPY unchanged. A form
 `block_parser` (EZproxy: ingest.ezproxy.blocks) writes the COPY text of a block's usual lines
 itself, and leaves the others to its line parser. Memory stays flat: at
 most `IN_FLIGHT` blocks per worker are queued at any time, whatever the file size.
+
+Below MIN_BYTES (compressed size), a format with a block parser still has its blocks made into
+COPY text the same way, in this process (`parse_in_process`): on a 4 MB log (30,000 lines) that
+took half the time of the line parser with psycopg's row formatting, and as long as two workers
+on a machine whose two cores were busy with other work.
 """
 
 from __future__ import annotations
