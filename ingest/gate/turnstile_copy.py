@@ -32,6 +32,8 @@ from ingest.pipelined import Chunk
 
 PLAIN_TIME = re.compile(r"\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}:\d{2}", re.ASCII).fullmatch
 CACHE_LIMIT = 100_000
+IN_OUT = ("in", "out")
+GRANTED_DENIED = ("granted", "denied")
 
 
 def turnstile_csv_copy(path: Path, ctx: ParseContext, prefix: tuple[str, str]) -> Iterator[Chunk]:
@@ -45,8 +47,22 @@ def turnstile_csv_copy(path: Path, ctx: ParseContext, prefix: tuple[str, str]) -
     lead = writer.lead
     cards: dict[str, str] = {"": NULL}  # card field -> COPY text of its pseudonym
     hours: dict[str, tuple[str, str] | None] = {}  # time text to the hour -> (COPY text to the hour, offset)
-    directions = {k: v for k, v in DIRECTIONS.items() if k == k.strip().lower()}
-    results = {k: v for k, v in RESULTS.items() if k == k.strip().lower()}
+    # field as written -> the word it lands as ("": not one), and the gate field -> the gate
+    words: dict[str, str] = {}
+    gates: dict[str, str] = {}
+
+    def word(raw: str) -> str:
+        if len(words) > CACHE_LIMIT:
+            words.clear()
+        cleaned = raw.strip().lower()
+        known = words[raw] = DIRECTIONS.get(cleaned) or RESULTS.get(cleaned) or ""
+        return known
+
+    def gate_of(raw: str) -> str:
+        if len(gates) > CACHE_LIMIT:
+            gates.clear()
+        known = gates[raw] = raw.strip()
+        return known
 
     def hour_text(key: str) -> tuple[str, str] | None:
         """What the per-line code's datetimes in this hour are as COPY text: the text up to the
@@ -111,11 +127,11 @@ def turnstile_csv_copy(path: Path, ctx: ParseContext, prefix: tuple[str, str]) -
                     line_text = line_text.rstrip("\r")
                 fields = line_text.split(",")
                 if len(fields) == width and not needs_care(line_text):
-                    direction = directions.get(fields[at_direction].strip().lower())
-                    result = results.get(fields[at_result].strip().lower())
-                    gate = fields[at_gate].strip()
+                    direction = words.get(fields[at_direction]) or word(fields[at_direction])
+                    result = words.get(fields[at_result]) or word(fields[at_result])
+                    gate = gates.get(fields[at_gate]) or gate_of(fields[at_gate])
                     when = fields[at_time].strip()
-                    if direction is not None and result is not None and gate and PLAIN_TIME(when):
+                    if direction in IN_OUT and result in GRANTED_DENIED and gate and PLAIN_TIME(when):
                         try:
                             hour = hours[when[:13]]
                         except KeyError:
