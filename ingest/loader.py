@@ -45,10 +45,12 @@ from ingest.errors import InvalidOption, LoadInProgress, LoadRejected, SourceFil
 from ingest.model import Format, ParseContext, ParsedItem, RawTable, Rejected
 from ingest.pipelined import (
     GZIP_ERRORS,
+    Chunk,
     can_pipeline,
     corrupt_gzip,
     numbered_lines,
     open_bytes,
+    parse_in_process,
     parse_in_workers,
 )
 from ingest.privacy.quarantine import redact_rejected
@@ -182,10 +184,12 @@ def load_rows(
     refused: Mapping[int, tuple[str, str]] | None = None,
     resume: Resume | None = None,
     prefix: Prefix | None = None,
+    chunks: Callable[[uuid.UUID, str], Iterable[Chunk]] | None = None,
 ) -> LoadResult:
     """COPY `items` into fmt.table inside one transaction. The caller checked idempotency.
 
-    `items=None` parses the file in worker processes (`ingest.pipelined`; needs `ctx`).
+    `items=None` takes the rows as COPY text chunks from `chunks(batch_id, file label)`, or else
+    parses the file in worker processes (`ingest.pipelined`; needs `ctx`).
     `refused` maps ordinals of rows (counted among the rows that could be written) that the
     server refused in an earlier attempt to (field, reason): they go to quarantine instead.
     `resume` and `prefix` are set for append-only files (see load_file)."""
@@ -254,12 +258,15 @@ def load_rows(
                 replaced = _forget_line(conn, table, resume.previous_batch, resume.first_line)
             try:
                 with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                    if items is None:  # a large line-oriented file: parsed by workers, see pipelined
+                    if items is None:  # COPY text: a fast parser's, or workers' (see pipelined)
                         assert ctx is not None
                         start = (resume.offset, resume.first_line) if resume is not None else (0, 1)
-                        for chunk in parse_in_workers(
-                            fmt, path, ctx, batch_id=batch_id, label=label, start=start
-                        ):
+                        made = (
+                            chunks(batch_id, label)
+                            if chunks is not None
+                            else parse_in_workers(fmt, path, ctx, batch_id=batch_id, label=label, start=start)
+                        )
+                        for chunk in made:
                             write_chunk(copy, chunk.copy_text, chunk.rows)
                             for rejected in chunk.rejected:
                                 reject(rejected)
@@ -295,24 +302,8 @@ def load_rows(
             check_share(final=True)
             spool.seek(0)
             with conn.cursor() as cur:
-                with cur.copy(
-                    "copy quarantine.rejected_rows (batch_id, source, format, target_table, "
-                    "source_file, source_line, field, reason, raw_text) from stdin"
-                ) as copy:
-                    for line_no, field_name, reason, raw in csv.reader(spool):
-                        copy.write_row(
-                            (
-                                batch_id,
-                                fmt.source,
-                                fmt.name,
-                                table.name,
-                                label,
-                                int(line_no),
-                                field_name,
-                                reason,
-                                raw,
-                            )
-                        )
+                if bad:  # no round trips for an empty quarantine
+                    _copy_quarantine(cur, csv.reader(spool), batch_id, fmt, label)
                 warnings: list[str] = []
                 if fmt.after_load is not None and ctx is not None:
                     warnings = list(fmt.after_load(conn, str(batch_id), label, path, ctx) or ())
@@ -373,6 +364,20 @@ def load_rows(
         warnings=warnings,
         first_line=resume.first_line if resume is not None else 1,
     )
+
+
+def _copy_quarantine(
+    cur: psycopg.Cursor, entries: Iterable[list[str]], batch_id: uuid.UUID, fmt: Format, label: str
+) -> None:
+    """COPY the spooled (line, field, reason, raw) entries of a load into the quarantine."""
+    with cur.copy(
+        "copy quarantine.rejected_rows (batch_id, source, format, target_table, "
+        "source_file, source_line, field, reason, raw_text) from stdin"
+    ) as copy:
+        for line_no, field_name, reason, raw in entries:
+            copy.write_row(
+                (batch_id, fmt.source, fmt.name, fmt.table.name, label, int(line_no), field_name, reason, raw)
+            )
 
 
 def _forget_line(conn: psycopg.Connection, table: RawTable, batch_id: str, line: int) -> int:
@@ -480,7 +485,9 @@ def load_file(
         refused: dict[int, tuple[str, str]] = {}
         while True:
             items: Iterator[ParsedItem] | None = None
-            if not can_pipeline(fmt, path, ctx):
+            in_workers = can_pipeline(fmt, path, ctx)
+            chunks = None if in_workers else _fast_chunks(fmt, path, ctx, resume)
+            if chunks is None and not in_workers:
                 if resume is not None:
                     assert fmt.line_parser is not None
                     items = fmt.line_parser(ctx)(numbered_lines(path, (resume.offset, resume.first_line)))
@@ -499,6 +506,7 @@ def load_file(
                     refused=refused,
                     resume=resume,
                     prefix=prefix,
+                    chunks=chunks,
                 )
                 break
             except _RowRefused as row:
@@ -515,16 +523,51 @@ def load_file(
                 )
         result.warnings[:0] = notes
     if result.rows_loaded and analyze:
-        analyze_table(conn, fmt.table)
+        analyze_table(conn, fmt.table, result.rows_loaded)
     return result
 
 
-def analyze_table(conn: psycopg.Connection, table: RawTable) -> None:
+def _fast_chunks(
+    fmt: Format, path: Path, ctx: ParseContext, resume: Resume | None
+) -> Callable[[uuid.UUID, str], Iterable[Chunk]] | None:
+    """How one process makes a file's COPY text without psycopg formatting each row: the format's
+    copy_parser, or its block parser over the file's blocks. None: the rows of `parse` (also with
+    the single_process option, the reference every fast path is tested against)."""
+    if ctx.options.get("single_process"):
+        return None
+    if fmt.copy_parser is not None and resume is None:
+        copy_parser = fmt.copy_parser
+        return lambda batch_id, label: copy_parser(path, ctx, (str(batch_id), label))
+    if fmt.block_parser is not None and fmt.line_parser is not None:
+        start = (resume.offset, resume.first_line) if resume is not None else (0, 1)
+        return lambda batch_id, label: parse_in_process(
+            fmt, path, ctx, batch_id=batch_id, label=label, start=start
+        )
+    return None
+
+
+ANALYZE_SHARE = 0.1  # as autovacuum_analyze_scale_factor: fewer rows changed keep the statistics
+
+
+def analyze_table(conn: psycopg.Connection, table: RawTable, added: int | None = None) -> bool:
     """Fresh statistics before anything queries the new rows: the validation that follows a load
     otherwise gets planned on an empty-looking table (nested loops over 400k rows). It samples
     30,000 rows whatever the table's size (0.3-0.6 s on a large table): once per batch of
-    files, not once per file (a year of daily gate exports is 350 files)."""
-    conn.execute(sql.SQL("analyze raw.{}").format(sql.Identifier(table.name)))
+    files, not once per file (a year of daily gate exports is 350 files), and not at all when
+    the `added` rows and the other changes since the last ANALYZE are under a tenth of a table
+    that has statistics (a daily file into a year of rows): the planner scales the row count by
+    the table's pages itself, and autovacuum analyzes at that same threshold. True if analyzed."""
+    name = sql.Identifier(table.name)
+    if added is not None:
+        row = conn.execute(
+            "select c.reltuples, coalesce(s.n_mod_since_analyze, 0) from pg_class c "
+            "left join pg_stat_user_tables s on s.relid = c.oid where c.oid = %s::regclass",
+            (f"raw.{table.name}",),
+        ).fetchone()
+        if row is not None and row[0] > 0 and row[1] + added < ANALYZE_SHARE * row[0]:
+            return False
+    conn.execute(sql.SQL("analyze raw.{}").format(name))
+    return True
 
 
 def _skipped(fmt: Format, label: str, batch_id: str, warnings: list[str] | None = None) -> LoadResult:

@@ -154,6 +154,12 @@ class Format:
     # the lines it left to line_parser). The workers of ingest.pipelined use it instead of
     # line_parser plus psycopg's row formatting; it must land exactly what line_parser would.
     block_parser: Callable[[ParseContext, tuple[str, str]], Callable[[int, str], Any]] | None = None
+    # Optional, for any format: copy_parser(path, ctx, (batch_id, file label)) gives the file's rows
+    # as ingest.pipelined.Chunk objects (COPY text, row count, rejected rows), in one process. It
+    # must land and quarantine exactly what `parse` does (the loader uses `parse` with the
+    # single_process option); a CSV format writes its usual lines' COPY text itself and leaves the
+    # others to the code of `parse` (ingest.gate.turnstile_copy).
+    copy_parser: Callable[[Path, ParseContext, tuple[str, str]], Iterator[Any]] | None = None
     # A log written by appending (an EZproxy log read before the day ended): when a file begins
     # with the content an earlier load covered, only what follows is loaded, numbered on from
     # there. Needs line_parser. Other formats load a changed file whole (see the README's table

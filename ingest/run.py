@@ -80,8 +80,9 @@ def ingest_files(
                     analyze=False,
                 )
             )
-        if any(r.rows_loaded for r in results):
-            analyze_table(conn, fmt.table)
+        added = sum(r.rows_loaded for r in results)
+        if added:
+            analyze_table(conn, fmt.table, added)
     return results
 
 

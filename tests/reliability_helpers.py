@@ -132,7 +132,8 @@ def paused(fmt: Format, reached: Any, go: Any, after: int = 10) -> Format:
                 assert go.wait(60), "the test never let the paused load go on"
             yield item
 
-    return dataclasses.replace(fmt, parse=parse, line_parser=None)
+    # no fast path either (a line or COPY-text parser would bypass the paused `parse`)
+    return dataclasses.replace(fmt, parse=parse, line_parser=None, block_parser=None, copy_parser=None)
 
 
 def waiting_for_advisory_lock(url: str, within: float = 15) -> bool:

@@ -3,6 +3,7 @@
 from ingest.circulation.evergreen import parse_evergreen_circulations
 from ingest.circulation.folio import parse_folio_items, parse_folio_loans
 from ingest.circulation.koha import DEFAULT_TIMEZONE, parse_koha_items, parse_koha_statistics
+from ingest.circulation.koha_copy import koha_statistics_copy
 from ingest.circulation.tables import EVERGREEN_CIRCULATIONS, FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import Format, Option, Source
 
@@ -37,6 +38,7 @@ SOURCES = [
                 options=(ENCODING, TIMEZONE),
                 landing=("circulation/koha/statistics-*.csv",),
                 identifier_fields=("borrowernumber", "cardnumber"),
+                copy_parser=koha_statistics_copy,
             ),
             Format(
                 "circulation",

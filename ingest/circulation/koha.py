@@ -109,30 +109,39 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | Rejec
     """(line number, text) of each physical line, or a Rejected naming the undecodable byte."""
     with open(path, "rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
-            raw = raw.rstrip(b"\r\n")
-            if line_no == 1 and encoding == "utf-8-sig":
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            try:
-                yield line_no, raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
-            except UnicodeDecodeError as err:
-                shown = raw.decode(encoding, errors="replace")
-                other = "GB18030" if encoding.startswith("utf") else "UTF-8"
-                yield (
-                    line_no,
-                    Rejected(
-                        line_no,
-                        "(encoding)",
-                        f"not valid {encoding} at byte {err.start + 1} (the file was read as "
-                        f"{encoding}; this line may have been written as {other})",
-                        shown,
-                    ),
-                )
+            yield line_no, decode_line(line_no, raw, encoding)
+
+
+def decode_line(line_no: int, raw: bytes, encoding: str) -> str | Rejected:
+    """One physical line (with or without its line end) as _decoded_lines reads it."""
+    raw = raw.rstrip(b"\r\n")
+    if line_no == 1 and encoding == "utf-8-sig":
+        raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
+    except UnicodeDecodeError as err:
+        shown = raw.decode(encoding, errors="replace")
+        other = "GB18030" if encoding.startswith("utf") else "UTF-8"
+        return Rejected(
+            line_no,
+            "(encoding)",
+            f"not valid {encoding} at byte {err.start + 1} (the file was read as "
+            f"{encoding}; this line may have been written as {other})",
+            shown,
+        )
 
 
 def _records(path: Path, encoding: str) -> Iterator[tuple[int, list[str] | Rejected, str]]:
     """CSV records as (first line, text lines, raw text), or a Rejected for a record that cannot
     be read. A record is one line unless a quoted field spans line breaks."""
-    lines = _decoded_lines(path, encoding)
+    return records_of(_decoded_lines(path, encoding))
+
+
+def records_of(
+    lines: Iterator[tuple[int, str | Rejected]],
+) -> Iterator[tuple[int, list[str] | Rejected, str]]:
+    """The records of _records from numbered decoded lines (from the file's start, or from a line
+    that starts a record)."""
     pushed_back: list[tuple[int, str | Rejected]] = []
     pending: list[tuple[int, str]] = []
     in_quote = False
@@ -185,43 +194,49 @@ def _records(path: Path, encoding: str) -> Iterator[tuple[int, list[str] | Rejec
         pending = []
 
 
-def _csv_lines(path: Path, ctx: ParseContext) -> Iterator[tuple[int, list[str] | Rejected, str]]:
-    """Yield (first line, fields or Rejected, raw text) for every record, the header first."""
-    encoding = detect_encoding(path, str(ctx.options.get("encoding") or "auto"))
-    header: list[str] | None = None
-    for line_no, record, text in _records(path, encoding):
+class KohaCsv:
+    """The records of one Koha CSV export in file order: the header, then a row or a Rejected for
+    each record (shared by _rows and the COPY-text path, ingest.circulation.koha_copy)."""
+
+    def __init__(
+        self,
+        path: Path,
+        required: tuple[str, ...],
+        build: Callable[[dict[str, str]], tuple[Any, ...]],
+        known: tuple[str, ...] = (),
+    ) -> None:
+        self.path, self.required, self.build, self.known = path, required, build, known
+        self.header: list[str] | None = None
+
+    def item(self, line_no: int, record: list[str] | Rejected, text: str) -> ParsedItem | None:
+        """The record's row or Rejected; None for the header."""
         if isinstance(record, Rejected):
-            if header is None:
-                raise ColumnsChanged(f"{path}: line {line_no}: the header cannot be read: {record.reason}")
-            yield line_no, record, text
-            continue
+            if self.header is None:
+                raise ColumnsChanged(
+                    f"{self.path}: line {line_no}: the header cannot be read: {record.reason}"
+                )
+            return record
         try:
             fields = next(csv.reader([line + "\n" for line in record], strict=True))
         except csv.Error as err:
-            yield (
+            return Rejected(line_no, "(line)", f"malformed CSV: {err} (a stray quote?)", text)
+        if self.header is None:
+            self.header = [f.strip().lower() for f in fields]
+            check_header(self.path, self.header, self.required, self.known)
+            return None
+        if len(fields) != len(self.header):
+            return Rejected(
                 line_no,
-                Rejected(line_no, "(line)", f"malformed CSV: {err} (a stray quote?)", text),
+                "(line)",
+                f"expected {len(self.header)} fields as in the header, found {len(fields)} "
+                "(a stray delimiter or quote?)",
                 text,
             )
-            continue
-        if header is None:
-            header = [f.strip().lower() for f in fields]
-            yield line_no, header, text
-            continue
-        if len(fields) != len(header):
-            yield (
-                line_no,
-                Rejected(
-                    line_no,
-                    "(line)",
-                    f"expected {len(header)} fields as in the header, found {len(fields)} "
-                    "(a stray delimiter or quote?)",
-                    text,
-                ),
-                text,
-            )
-            continue
-        yield line_no, fields, text
+        row = dict(zip(self.header, fields, strict=True))
+        try:
+            return line_no, self.build(row)
+        except _Bad as bad:
+            return Rejected(line_no, bad.field, str(bad), text)
 
 
 def check_header(path: Path, header: list[str], required: tuple[str, ...], known: tuple[str, ...]) -> None:
@@ -250,24 +265,24 @@ def _rows(
     build: Callable[[dict[str, str]], tuple[Any, ...]],
     known: tuple[str, ...] = (),
 ) -> Iterator[ParsedItem]:
-    header: list[str] | None = None
-    for line_no, fields, text in _csv_lines(path, ctx):
-        if isinstance(fields, Rejected):
-            yield fields
-            continue
-        if header is None:
-            header = fields
-            check_header(path, header, required, known)
-            continue
-        record = dict(zip(header, fields, strict=True))
-        try:
-            yield line_no, build(record)
-        except _Bad as bad:
-            yield Rejected(line_no, bad.field, str(bad), text)
+    encoding = detect_encoding(path, str(ctx.options.get("encoding") or "auto"))
+    reader = KohaCsv(path, required, build, known)
+    for line_no, record, text in _records(path, encoding):
+        item = reader.item(line_no, record, text)
+        if item is not None:
+            yield item
+
+
+STATISTICS_REQUIRED = ("datetime", "type", "itemnumber", "borrowernumber")
 
 
 def parse_koha_statistics(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
-    zone = ZoneInfo(str(ctx.options.get("timezone") or DEFAULT_TIMEZONE))
+    return _rows(path, ctx, STATISTICS_REQUIRED, statistics_builder(ctx), STATISTICS_COLUMNS)
+
+
+def statistics_builder(ctx: ParseContext) -> Callable[[dict[str, str]], tuple[Any, ...]]:
+    """build(record) -> the landing row of one statistics record (raises _Bad)."""
+    zone = statistics_zone(ctx)
     pseudonym = ctx.pseudonymiser.pseudonym
 
     def build(record: dict[str, str]) -> tuple[Any, ...]:
@@ -309,7 +324,11 @@ def parse_koha_statistics(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]
             pseudonym("card", card if card.upper() != "NULL" else None),
         )
 
-    return _rows(path, ctx, ("datetime", "type", "itemnumber", "borrowernumber"), build, STATISTICS_COLUMNS)
+    return build
+
+
+def statistics_zone(ctx: ParseContext) -> ZoneInfo:
+    return ZoneInfo(str(ctx.options.get("timezone") or DEFAULT_TIMEZONE))
 
 
 def parse_koha_items(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:

@@ -5,6 +5,7 @@ from ingest.gate.counters import DEFAULT_INTERVAL_MINUTES, parse_counter_cumulat
 from ingest.gate.tables import GATE_COUNTER_INTERVALS, GATE_COUNTER_READINGS, GATE_PASSAGES
 from ingest.gate.textfile import DEFAULT_TIMEZONE
 from ingest.gate.turnstile import parse_turnstile_csv, parse_turnstile_jsonl
+from ingest.gate.turnstile_copy import turnstile_csv_copy
 from ingest.model import Format, Option, Source
 
 ENCODING = Option("encoding", "CSV encoding: auto, utf-8 or gb18030.", default="auto")
@@ -35,6 +36,7 @@ TURNSTILE_CSV = Format(
     options=(ENCODING, TIMEZONE, COLUMNS, PERIOD),
     landing=("gate/swipes/*.csv",),
     identifier_fields=("card_number", "卡号", "姓名"),
+    copy_parser=turnstile_csv_copy,
 )
 TURNSTILE_JSONL = Format(
     "gate",

@@ -45,33 +45,49 @@ def csv_lines(path: Path, encoding_option: str | None = "auto") -> Iterator[Line
     """Every non-blank line of `path` as CSV fields, in the file's encoding (auto-detected per
     file: UTF-8, UTF-8 with BOM or GB18030). A line that does not decode or split is yielded with
     its problem, so that it costs that line only."""
-    encoding = detect_encoding(path, str(encoding_option or "auto"))
-    decode_as = "utf-8" if encoding == "utf-8-sig" else encoding
+    decode_as = decoding(path, encoding_option)
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            raw = raw.rstrip(b"\r\n")
-            if number == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            try:
-                text = raw.decode(decode_as)
-            except UnicodeDecodeError as err:
-                other = "GB18030" if decode_as.startswith("utf") else "UTF-8"
-                yield Line(
-                    number,
-                    None,
-                    f"not valid {decode_as} at byte {err.start + 1} (the file was read as {decode_as}; "
-                    f"this line may have been written as {other})",
-                    "(encoding)",
-                )
-                continue
-            if not text.strip():
-                continue
-            try:
-                fields = next(csv.reader([text], strict=True))
-            except csv.Error as err:
-                yield Line(number, None, f"malformed CSV: {err} (a stray quote?)")
-                continue
-            yield Line(number, fields)
+            line = split_line(number, raw, decode_as)
+            if line is not None:
+                yield line
+
+
+def decoding(path: Path, encoding_option: str | None = "auto") -> str:
+    """The codec csv_lines decodes each line of `path` with (a BOM is cut from line 1 apart)."""
+    encoding = detect_encoding(path, str(encoding_option or "auto"))
+    return "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def split_line(number: int, raw: bytes, decode_as: str) -> Line | None:
+    """Physical line `number` (bytes, with or without its line end) as csv_lines yields it; None
+    for a blank line."""
+    raw = raw.rstrip(b"\r\n")
+    if number == 1:
+        raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = raw.decode(decode_as)
+    except UnicodeDecodeError as err:
+        other = "GB18030" if decode_as.startswith("utf") else "UTF-8"
+        return Line(
+            number,
+            None,
+            f"not valid {decode_as} at byte {err.start + 1} (the file was read as {decode_as}; "
+            f"this line may have been written as {other})",
+            "(encoding)",
+        )
+    return text_line(number, text)
+
+
+def text_line(number: int, text: str) -> Line | None:
+    """A decoded line (without its line end) split as CSV; None when blank."""
+    if not text.strip():
+        return None
+    try:
+        fields = next(csv.reader([text], strict=True))
+    except csv.Error as err:
+        return Line(number, None, f"malformed CSV: {err} (a stray quote?)")
+    return Line(number, fields)
 
 
 def zone_option(options: Mapping[str, Any]) -> ZoneInfo:

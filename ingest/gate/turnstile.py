@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from ingest.gate.textfile import (
     BadField,
     GateFileError,
+    Line,
     column_map,
     csv_lines,
     file_period,
@@ -137,35 +138,50 @@ class _PassageBuilder:
         return (card_key, gate, direction, result, passed_at, self.period_start, self.period_end)
 
 
-def parse_turnstile_csv(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
-    builder = _PassageBuilder(path, ctx)
-    mapping = column_map(ctx.options.get("columns"), FIELDS)
-    positions: dict[str, int] | None = None
-    width = 0
-    for line in csv_lines(path, ctx.options.get("encoding")):
+class TurnstileCsv:
+    """The lines of one turnstile CSV export, in file order: the header, then a row or a Rejected
+    for each line (shared by parse_turnstile_csv and the COPY-text path, turnstile_copy)."""
+
+    def __init__(self, path: Path, ctx: ParseContext) -> None:
+        self.path = path
+        self.builder = _PassageBuilder(path, ctx)
+        self.mapping = column_map(ctx.options.get("columns"), FIELDS)
+        self.positions: dict[str, int] | None = None
+        self.width = 0
+
+    def item(self, line: Line) -> ParsedItem | None:
+        """The line's row or Rejected; None for the header."""
         if line.fields is None:
-            if positions is None:
-                raise GateFileError(f"{path}: line {line.number}: the header cannot be read ({line.problem})")
-            yield Rejected(line.number, line.problem_field, line.problem or "", WITHHELD)
-            continue
-        if positions is None:
-            positions = _positions(line.fields, mapping, path)
-            width = len(line.fields)
-            continue
-        if len(line.fields) != width:
-            yield Rejected(
+            if self.positions is None:
+                raise GateFileError(
+                    f"{self.path}: line {line.number}: the header cannot be read ({line.problem})"
+                )
+            return Rejected(line.number, line.problem_field, line.problem or "", WITHHELD)
+        if self.positions is None:
+            self.positions = _positions(line.fields, self.mapping, self.path)
+            self.width = len(line.fields)
+            return None
+        if len(line.fields) != self.width:
+            return Rejected(
                 line.number,
                 "(line)",
-                f"expected {width} fields as in the header, found {len(line.fields)} "
+                f"expected {self.width} fields as in the header, found {len(line.fields)} "
                 "(a stray comma or quote?)",
                 WITHHELD,
             )
-            continue
-        record = {field: line.fields[index] for field, index in positions.items()}
+        record = {field: line.fields[index] for field, index in self.positions.items()}
         try:
-            yield line.number, builder.row(record)
+            return line.number, self.builder.row(record)
         except BadField as bad:
-            yield Rejected(line.number, bad.field, str(bad), builder.redacted(record))
+            return Rejected(line.number, bad.field, str(bad), self.builder.redacted(record))
+
+
+def parse_turnstile_csv(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
+    reader = TurnstileCsv(path, ctx)
+    for line in csv_lines(path, ctx.options.get("encoding")):
+        item = reader.item(line)
+        if item is not None:
+            yield item
 
 
 def parse_turnstile_jsonl(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:

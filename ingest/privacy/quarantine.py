@@ -189,7 +189,10 @@ def _redact_json(value: Any, names: set[str], ctx: ParseContext | None) -> Any:
 def _redact_delimited(
     raw: str, delimiter: str, columns: list[str], wanted: set[str], ctx: ParseContext | None
 ) -> str:
-    fields = next(csv.reader([raw], delimiter=delimiter), [])
+    try:
+        fields = next(csv.reader([raw], delimiter=delimiter), [])
+    except csv.Error:  # a lone CR (or a NUL) in an unquoted field: split plainly, fields shifted go
+        fields = raw.split(delimiter)
     positions = [i for i, name in enumerate(columns) if name in wanted]
     extra = len(fields) - len(columns)
     for i in positions:

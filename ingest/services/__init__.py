@@ -10,6 +10,7 @@ restricted.feedback_comments in the same load.
 
 from ingest.model import Format, Source
 from ingest.services import parsers
+from ingest.services.bookings_copy import bookings_copy
 from ingest.services.csvinput import ENCODING, TIMEZONE, columns_option, landing_columns
 from ingest.services.tables import (
     CONSULTATIONS,
@@ -33,6 +34,7 @@ BOOKINGS_CSV = Format(
     landing=("services/spaces/**/*.csv",),
     landing_options=landing_columns,
     identifier_fields=("person_id",),
+    copy_parser=bookings_copy,
 )
 TRAINING_CSV = Format(
     source="training",

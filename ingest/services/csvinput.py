@@ -149,18 +149,23 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | None,
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
     with open(path, "rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
-            raw = raw.rstrip(b"\r\n")
-            if line_no == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            try:
-                yield line_no, raw.decode(codec), ""
-            except UnicodeDecodeError as err:
-                other = "GB18030" if codec.startswith("utf") else "UTF-8"
-                reason = (
-                    f"not valid {codec} at byte {err.start + 1} (the file was read as {codec}; "
-                    f"this line may have been written as {other})"
-                )
-                yield line_no, None, reason
+            yield decode_line(line_no, raw, codec)
+
+
+def decode_line(line_no: int, raw: bytes, codec: str) -> tuple[int, str | None, str]:
+    """One physical line (with or without its line end) as _decoded_lines reads it."""
+    raw = raw.rstrip(b"\r\n")
+    if line_no == 1:
+        raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return line_no, raw.decode(codec), ""
+    except UnicodeDecodeError as err:
+        other = "GB18030" if codec.startswith("utf") else "UTF-8"
+        reason = (
+            f"not valid {codec} at byte {err.start + 1} (the file was read as {codec}; "
+            f"this line may have been written as {other})"
+        )
+        return line_no, None, reason
 
 
 def _quote_left_open(text: str) -> bool:
@@ -175,9 +180,16 @@ def _quote_left_open(text: str) -> bool:
 
 def _physical_records(path: Path, encoding: str) -> Iterator[tuple[int, str | None, str]]:
     """Logical CSV records: physical lines joined while a quoted field is open."""
+    return physical_records_of(_decoded_lines(path, encoding))
+
+
+def physical_records_of(
+    lines: Iterator[tuple[int, str | None, str]],
+) -> Iterator[tuple[int, str | None, str]]:
+    """The records of _physical_records from decoded lines (from the start, or a record's start)."""
     pending: list[str] = []
     first = 0
-    for line_no, text, reason in _decoded_lines(path, encoding):
+    for line_no, text, reason in lines:
         if text is None:
             if pending:  # an open record cannot continue across an undecodable line
                 yield first, "\n".join(pending), "unterminated"
@@ -200,46 +212,56 @@ def _physical_records(path: Path, encoding: str) -> Iterator[tuple[int, str | No
 
 def read_records(path: Path, ctx: ParseContext, spec: CsvSpec) -> Iterator[Record | Rejected]:
     """Every data record of the file as a Record, or a Rejected for a line that cannot be read."""
-    encoding = detect_encoding(path, str(ctx.options.get("encoding") or "auto"))
-    mapping = read_mapping(ctx.options.get("columns"), spec)
-    header_of = {name: mapping.get(name, name) for name in spec.fields}
-    positions: dict[str, int] | None = None
-    width = 0
-    for line_no, text, problem in _physical_records(path, encoding):
+    reader = CsvReader(path, ctx, spec)
+    for line_no, text, problem in _physical_records(path, reader.encoding):
+        item = reader.item(line_no, text, problem)
+        if item is not None:
+            yield item
+
+
+class CsvReader:
+    """The records of one export in file order (read_records; ingest.services.bookings_copy)."""
+
+    def __init__(self, path: Path, ctx: ParseContext, spec: CsvSpec) -> None:
+        self.path, self.spec = path, spec
+        self.encoding = detect_encoding(path, str(ctx.options.get("encoding") or "auto"))
+        mapping = read_mapping(ctx.options.get("columns"), spec)
+        self.header_of = {name: mapping.get(name, name) for name in spec.fields}
+        self.positions: dict[str, int] | None = None
+        self.width = 0
+
+    def item(self, line_no: int, text: str | None, problem: str) -> Record | Rejected | None:
+        """The record's Record or Rejected; None for the header and blank lines."""
         if text is None:
-            if positions is None:
-                raise InvalidOption(f"{path}: line {line_no}: the header is not valid {encoding}")
-            yield Rejected(line_no, "(encoding)", problem, "")
-            continue
+            if self.positions is None:
+                raise InvalidOption(f"{self.path}: line {line_no}: the header is not valid {self.encoding}")
+            return Rejected(line_no, "(encoding)", problem, "")
         if not text.strip():
-            continue
+            return None
         if problem == "unterminated":
-            yield Rejected(
+            return Rejected(
                 line_no,
                 "(line)",
                 f"a quoted field opened here is not closed within {MAX_RECORD_LINES} lines (a stray quote?)",
                 redact(text),
             )
-            continue
         try:
             fields = next(csv.reader([text], strict=True))
         except csv.Error as err:
-            yield Rejected(line_no, "(line)", f"malformed CSV: {err} (a stray quote?)", redact(text))
-            continue
-        if positions is None:
-            positions = _header_positions(path, fields, header_of, spec)
-            width = len(fields)
-            continue
-        if len(fields) != width:
-            yield Rejected(
+            return Rejected(line_no, "(line)", f"malformed CSV: {err} (a stray quote?)", redact(text))
+        if self.positions is None:
+            self.positions = _header_positions(self.path, fields, self.header_of, self.spec)
+            self.width = len(fields)
+            return None
+        if len(fields) != self.width:
+            return Rejected(
                 line_no,
                 "(line)",
-                f"expected {width} fields as in the header, found {len(fields)} "
+                f"expected {self.width} fields as in the header, found {len(fields)} "
                 "(a stray delimiter or quote?)",
                 redact(text),
             )
-            continue
-        yield Record(line_no, {name: fields[i] for name, i in positions.items()}, header_of)
+        return Record(line_no, {name: fields[i] for name, i in self.positions.items()}, self.header_of)
 
 
 def _header_positions(
@@ -282,15 +304,21 @@ def rows(
 ) -> Iterator[ParsedItem]:
     """Parse every record with `build`; a BadField sends the record to quarantine."""
     for item in read_records(path, ctx, spec):
-        if isinstance(item, Rejected):
-            yield item
-            continue
-        try:
-            yield item.line, build(item)
-        except BadField as bad:
-            yield Rejected(
-                item.line, item.where(bad.field), str(bad), quarantine_text(item, spec, ctx), redacted=True
-            )
+        yield row_of(item, ctx, spec, build)
+
+
+def row_of(
+    item: Record | Rejected, ctx: ParseContext, spec: CsvSpec, build: Callable[[Record], tuple[Any, ...]]
+) -> ParsedItem:
+    """What `rows` yields for one record."""
+    if isinstance(item, Rejected):
+        return item
+    try:
+        return item.line, build(item)
+    except BadField as bad:
+        return Rejected(
+            item.line, item.where(bad.field), str(bad), quarantine_text(item, spec, ctx), redacted=True
+        )
 
 
 # --- typed fields ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ space between words) and land one canonical value.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,10 @@ BOOKINGS = c.CsvSpec(
 
 
 def parse_bookings(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
+    return c.rows(path, ctx, BOOKINGS, bookings_builder(ctx))
+
+
+def bookings_builder(ctx: ParseContext) -> Callable[[c.Record], tuple[Any, ...]]:
     zone = c.zone_of(ctx)
 
     def build(record: c.Record) -> tuple[Any, ...]:
@@ -94,7 +98,7 @@ def parse_bookings(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
             c.moment(record, "booked_at", zone),
         )
 
-    return c.rows(path, ctx, BOOKINGS, build)
+    return build
 
 
 # --- training sessions and registrations -----------------------------------------------------
