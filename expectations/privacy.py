@@ -176,19 +176,31 @@ def scanned_checks(
 LONGEST_BARE_IDENTIFIER = 18
 
 
+def _shipped_patterns() -> set[str]:
+    from urm.privacy.config import DEFAULT_PRIVACY
+
+    return set(DEFAULT_PRIVACY["value_patterns"].values())
+
+
 def _shipped_patterns_only(rules: PrivacyRules) -> bool:
     """True when every configured pattern is one of the shipped ones (a campus's own pattern
     may match anything: then every value goes through the patterns)."""
-    from urm.privacy.config import DEFAULT_PRIVACY
-
-    shipped = set(DEFAULT_PRIVACY["value_patterns"].values())
+    shipped = _shipped_patterns()
     return all(p in shipped for p in rules.value_patterns.values())
+
+
+# A whole value that is a UUID is a system's record id (FOLIO's item, loan and instance ids), not
+# a person's: its 8-hex-digit group can read as a staff number (`e2081254`: E + 2081254), which
+# failed the gate on a FOLIO library's fct_loans.item_id. The shipped patterns skip UUIDs; a
+# campus's own patterns still see them (a campus whose person ids are UUIDs can add one).
+UUID_VALUE = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
 
 
 def _candidate(column: str) -> str:
     """SQL: the value when it may hold an identifier by the shipped patterns, else null."""
     return (
-        f"case when length({column}) <= {LONGEST_BARE_IDENTIFIER} or {column} ~ '[^0-9A-Za-z]' "
+        f"case when {column} ~ {_literal(UUID_VALUE)} then null "
+        f"when length({column}) <= {LONGEST_BARE_IDENTIFIER} or {column} ~ '[^0-9A-Za-z]' "
         f"then {column} end"
     )
 
@@ -202,8 +214,11 @@ def _scan_query(checks: Sequence[ScannedCheck], rules: PrivacyRules, *, k: int) 
     for i, check in enumerate(checks):
         value = f"g.x{i}"
         if check.kind == "value":
+            shipped = _shipped_patterns()
             cases = [
-                f"when {value} ~ {_literal(p)} then {_literal(label)}"
+                f"when {value} ~ {_literal(p)}"
+                + (f" and {value} !~ {_literal(UUID_VALUE)}" if p in shipped else "")
+                + f" then {_literal(label)}"
                 for label, p in rules.value_patterns.items()
             ]
             if rules.resident_id_numbers:
