@@ -205,7 +205,9 @@ def _validate(batch: Any, suite: Any, rebuild: Callable[[], Any]) -> list[Any]:
 
 
 def _key(config: Any) -> tuple[str, str]:
-    return config.type, repr(sorted(config.kwargs.items(), key=lambda item: item[0]))
+    """An expectation by type and parameters (a result's copy also names the batch)."""
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return config.type, repr(sorted(kwargs.items(), key=lambda item: item[0]))
 
 
 def _batches_by_table(conn: psycopg.Connection, batches: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
