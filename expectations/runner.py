@@ -141,10 +141,9 @@ def validate_landing(
     source = context.data_sources.add_postgres("warehouse", connection_string=_gx_url(url))
     queries: set[str] = set()
     _columns_without_rows(source.get_execution_engine().engine, queries)
-    with _connect(url) as conn:
-        owned = None if batches is None else _batches_by_table(conn, batches)
-        suites = {t: LANDING_SUITES[t](as_of) for t in tables if owned is None or owned(t)}
-        _fresh_statistics(conn, _tables_read(suites))
+    owned = None if batches is None else _batches_by_table(url, batches)
+    suites = {t: LANDING_SUITES[t](as_of) for t in tables if owned is None or owned(t)}
+    _fresh_statistics(url, _tables_read(suites))
     reports = []
     for table in tables:
         table_batches = None if owned is None else owned(table)
@@ -178,11 +177,6 @@ def validate_landing(
     return report
 
 
-def _connect(url: str) -> psycopg.Connection:
-    plain_url = re.sub(r"^postgresql\+\w+://", "postgresql://", os.path.expandvars(url))
-    return psycopg.connect(plain_url, autocommit=True)
-
-
 def _validate(batch: Any, suite: Any, rebuild: Callable[[], Any]) -> list[Any]:
     """The suite's results on the batch, as `result_format="SUMMARY"` gives them, in two passes.
 
@@ -210,18 +204,19 @@ def _key(config: Any) -> tuple[str, str]:
     return config.type, repr(sorted(kwargs.items(), key=lambda item: item[0]))
 
 
-def _batches_by_table(conn: psycopg.Connection, batches: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+def _batches_by_table(url: str, batches: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
     """Which of the given batches each table should be checked on, from the load log.
 
     A DAG run passes the batches of all its loads; a table is checked on its own batches only.
     Batches the load log does not know (rows written by other means) are checked everywhere.
     """
-    logged: dict[Any, Any] = dict(
-        conn.execute(
-            "select batch_id::text, target_table from raw.load_log where batch_id = any(%s::uuid[])",
-            (list(batches),),
-        ).fetchall()
-    )
+    with psycopg.connect(_plain(url)) as conn:
+        logged: dict[Any, Any] = dict(
+            conn.execute(
+                "select batch_id::text, target_table from raw.load_log where batch_id = any(%s::uuid[])",
+                (list(batches),),
+            ).fetchall()
+        )
 
     def owned(table: str) -> tuple[str, ...]:
         return tuple(b for b in batches if logged.get(b, table) == table)
@@ -240,7 +235,21 @@ def _tables_read(suites: Mapping[str, Any]) -> set[str]:
     return read
 
 
-def _fresh_statistics(conn: psycopg.Connection, tables: set[str]) -> list[str]:
+def _plain(url: str) -> str:
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", os.path.expandvars(url))
+
+
+def _fresh_statistics(url: str, tables: set[str]) -> list[str]:
+    """Planner statistics for `tables` before the checks run (see _analyze_stale). A warehouse
+    that cannot be reached is left for the checks to report, as they did before this step."""
+    try:
+        with psycopg.connect(_plain(url), autocommit=True) as conn:
+            return _analyze_stale(conn, tables)
+    except psycopg.OperationalError:
+        return []
+
+
+def _analyze_stale(conn: psycopg.Connection, tables: set[str]) -> list[str]:
     """Analyze those of `tables` whose planner statistics are missing or stale; returns them.
 
     The loader analyzes the table it loads, not the ones a format also writes (a campus sync's

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from expectations import validate_landing
-from expectations.runner import COUNTS_ONLY, _columns_without_rows, _fresh_statistics, _validate
+from expectations.runner import COUNTS_ONLY, _analyze_stale, _columns_without_rows, _validate
 from expectations.suites import LANDING_SUITES
 from ingest.campus.tables import CAMPUS_UNITS
 from ingest.schema import migrate
@@ -88,16 +88,16 @@ def test_statistics_are_refreshed_only_when_missing_or_stale(conn: psycopg.Conne
         units(conn, "M", 300)
         changed_since_analyze(other, "campus_units", 300)
         other.execute("analyze raw.campus_units")
-        assert _fresh_statistics(other, {"campus_units"}) == []
+        assert _analyze_stale(other, {"campus_units"}) == []
 
         units(conn, "N", 20)  # under autovacuum's threshold: 50 + 10 % of 300 rows
         changed_since_analyze(other, "campus_units", 20)
-        assert _fresh_statistics(other, {"campus_units"}) == []
+        assert _analyze_stale(other, {"campus_units"}) == []
 
         units(conn, "P", 600)
         changed_since_analyze(other, "campus_units", 620)
-        assert _fresh_statistics(other, {"campus_units"}) == ["campus_units"]
-        assert _fresh_statistics(other, {"campus_units"}) == []
+        assert _analyze_stale(other, {"campus_units"}) == ["campus_units"]
+        assert _analyze_stale(other, {"campus_units"}) == []
 
 
 @pytest.mark.integration
