@@ -4,6 +4,8 @@ the checks that failed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -174,3 +176,17 @@ def test_a_clean_batch_is_validated_once() -> None:
     _validate(batch, suite(), suite)
 
     assert [call[0] for call in batch.calls] == [COUNTS_ONLY]
+
+
+def test_a_run_that_loaded_nothing_new_does_not_import_great_expectations() -> None:
+    # the daily campus and feedback validations paid GX's import (8-12 s) to say "nothing new"
+    code = (
+        "import sys\n"
+        "from urm.steps.validation import validate_loaded\n"
+        "print(validate_loaded(['koha_statistics'], [{'batch_id': 'b', 'skipped': True}]))\n"
+        "print('great_expectations' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.splitlines() == ["nothing new was loaded: no batch to validate", "False"]
