@@ -557,16 +557,16 @@ def analyze_table(conn: psycopg.Connection, table: RawTable, added: int | None =
     the `added` rows and the other changes since the last ANALYZE are under a tenth of a table
     that has statistics (a daily file into a year of rows): the planner scales the row count by
     the table's pages itself, and autovacuum analyzes at that same threshold. True if analyzed."""
-    name = sql.Identifier(table.name)
+    name = sql.Identifier(table.schema, table.name)
     if added is not None:
         row = conn.execute(
             "select c.reltuples, coalesce(s.n_mod_since_analyze, 0) from pg_class c "
             "left join pg_stat_user_tables s on s.relid = c.oid where c.oid = %s::regclass",
-            (f"raw.{table.name}",),
+            (f'{table.schema}."{table.name}"',),
         ).fetchone()
         if row is not None and row[0] > 0 and row[1] + added < ANALYZE_SHARE * row[0]:
             return False
-    conn.execute(sql.SQL("analyze raw.{}").format(name))
+    conn.execute(sql.SQL("analyze {}").format(name))
     return True
 
 

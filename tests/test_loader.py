@@ -234,3 +234,30 @@ def test_a_batch_of_files_is_analyzed_once(
     time.sleep(0.5)
     conn.execute("select pg_stat_clear_snapshot()")
     assert analyzed() == before + 1
+
+
+def test_the_tables_a_format_writes_beside_its_own_are_analyzed_when_they_have_no_statistics(
+    conn: psycopg.Connection, warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first campus sync left raw.campus_cards without statistics, and the landing suite's
+    self-join on it ran as a nested loop (31-43 s for 4,447 cards): extra tables are analyzed
+    too, in their own schema, when never analyzed (or a tenth of them changed)."""
+    import dataclasses
+
+    import ingest.run
+
+    conn.execute("drop table if exists restricted.analyze_probe")
+    conn.execute("create table restricted.analyze_probe as select g as n from generate_series(1, 50) as g")
+    probe = RawTable(name="analyze_probe", columns=(("n", "integer"),), schema="restricted")
+    koha = dataclasses.replace(get_format("circulation", "koha-csv"), extra_tables=(probe,))
+    monkeypatch.setattr(ingest.run, "get_format", lambda source, name=None: koha)
+    path = write(tmp_path / "koha-probe.csv", HEADER + "\n" + GOOD.replace("1001", "3999") + "\n")
+    try:
+        results = ingest_files(
+            warehouse_url, "circulation", "koha-csv", [path], key=TEST_KEY, max_reject_share=0.0
+        )
+        assert [r.rows_loaded for r in results] == [1]
+        row = conn.execute("select reltuples from pg_class where oid = 'restricted.analyze_probe'::regclass")
+        assert row.fetchone()[0] == 50  # analyzed: -1 before
+    finally:
+        conn.execute("drop table if exists restricted.analyze_probe")
