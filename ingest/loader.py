@@ -417,11 +417,16 @@ def _replace_older(cur: psycopg.Cursor, table: RawTable, batch_id: uuid.UUID) ->
         (batch_id,),
     ).fetchone()
     if has_null and has_null[0]:
+        # NULL matches NULL: the keys compared as JSON arrays (null is a value there), which a hash
+        # join serves; `is not distinct from` on each part cannot, and compared every new key with
+        # every old row (a bidirectional people counter, channel null, took 2.4 s a month rising
+        # to 5.9 s after a year of its files)
         passes.append(
             (
                 any_null,
-                sql.SQL(" and ").join(
-                    sql.SQL("old.{k} is not distinct from new.{k}").format(k=k) for k in keys
+                sql.SQL("jsonb_build_array({o}) = jsonb_build_array({n})").format(
+                    o=sql.SQL(", ").join(sql.SQL("old.{k}").format(k=k) for k in keys),
+                    n=sql.SQL(", ").join(sql.SQL("new.{k}").format(k=k) for k in keys),
                 ),
             )
         )
