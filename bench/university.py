@@ -337,9 +337,11 @@ def summarise_run_results(run_results: dict[str, Any], manifest: dict[str, Any] 
                     stamp = datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
                     slot = "start" if key == "started_at" else "end"
                     entry[slot] = stamp if entry[slot] is None else pick(entry[slot], stamp)
-    for entry in layers.values():
+    for layer, entry in layers.items():
         start, end = entry.pop("start"), entry.pop("end")
         entry["span"] = (end - start).total_seconds() if start and end else entry["seconds"]
+        if layer == "operation":  # the on-run-start and on-run-end hooks: their span is the build's
+            entry["span"] = entry["seconds"]
     order = ["seeds", "staging", "intermediate", "marts", "snapshots", "tests"]
     return dict(sorted(layers.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
 
