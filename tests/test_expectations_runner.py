@@ -33,32 +33,46 @@ def reltuples(conn: psycopg.Connection, table: str) -> float:
 
 
 @pytest.mark.integration
-def test_a_table_the_checks_join_is_analyzed_before_they_run(
-    conn: psycopg.Connection, warehouse_url: str
-) -> None:
-    # a table no analyze has seen yet, as raw.campus_cards is right after a first campus sync
-    conn.execute("drop table raw.campus_cards")
-    migrate(conn)
-    conn.execute("alter table raw.campus_cards set (autovacuum_enabled = false)")
+def test_a_table_the_checks_join_is_analyzed_before_they_run(warehouse_url: str) -> None:
+    # a table no analyze has seen yet, as raw.campus_cards is right after a first campus sync: in
+    # a warehouse of its own (the shared test database's raw.campus_cards has been analyzed, and
+    # staging views depend on it)
+    database = "urm_test_unanalyzed"
+    admin_url = with_database(warehouse_url, "postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"drop database if exists {database} with (force)")
+        admin.execute(f"create database {database}")
+    url = with_database(warehouse_url, database)
     try:
-        land(conn, CAMPUS_UNITS, [{"hub": "h", "kind": "org_unit", "code": "CS", "deleted": False}])
-        batch = land_with(
-            conn,
-            [person(1), person(2, college_code="XX")],
-            [card(1, "OLD", SEPT, APRIL), card(1, "C1", APRIL), card(2, "C2", SEPT)],
-        )
-        assert reltuples(conn, "campus_cards") < 0  # never analyzed
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+            conn.execute("alter table raw.campus_cards set (autovacuum_enabled = false)")
+            land(conn, CAMPUS_UNITS, [{"hub": "h", "kind": "org_unit", "code": "CS", "deleted": False}])
+            batch = land_with(
+                conn,
+                [person(1), person(2, college_code="XX")],
+                [card(1, "OLD", SEPT, APRIL), card(1, "C1", APRIL), card(2, "C2", SEPT)],
+            )
+            assert reltuples(conn, "campus_cards") < 0  # never analyzed
 
-        report = validate_landing(warehouse_url, ["campus_person_records"], [batch], as_of=AS_OF)
+            report = validate_landing(url, ["campus_person_records"], [batch], as_of=AS_OF)
 
-        assert reltuples(conn, "campus_cards") == 3
-        # the checks are the same: the unknown college is still caught, on this batch only
-        assert [(f.expectation, f.why) for f in report.failures] == [
-            ("unexpected_rows_expectation", "college_code names a college or office the campus API lists")
-        ]
-        assert "observed 1" in report.summary()
+            assert reltuples(conn, "campus_cards") == 3
+            # the checks are the same: the unknown college is still caught, on this batch only
+            assert [(f.expectation, f.why) for f in report.failures] == [
+                ("unexpected_rows_expectation", "college_code names a college or office the campus API lists")
+            ]
+            assert "observed 1" in report.summary()
     finally:
-        conn.execute("alter table raw.campus_cards reset (autovacuum_enabled)")
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {database} with (force)")
+
+
+def with_database(url: str, database: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
 
 
 def changed_since_analyze(conn: psycopg.Connection, table: str, at_least: int) -> None:
