@@ -624,14 +624,7 @@ class Runner:
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
                 raise SystemExit(f"{label}: DAG {dag_id} failed after {seconds:.0f}s; see {log}\n{tail}")
             self.console.print(f"[green]✓[/green] {label}: {dag_id} ({seconds:.1f}s)")
-            stages.append(Stage(dag_id, seconds, kind="dag"))
-            for task_id, count, task_seconds in task_durations(Path(env["AIRFLOW_HOME"]), dag_id):
-                kind = "validation" if re.search(r"valid|expect|suite|privacy", task_id) else "task"
-                detail = f"{count} instances" if count > 1 else ""
-                stages.append(Stage(f"{dag_id}.{task_id}", task_seconds, detail, kind))
-            if dag_id == "build_warehouse":
-                stages += self.dbt_layers()
-                self.keep_run_results(label)
+            stages += self.dag_stages(env, dag_id, seconds, label)
         return stages
 
     def run_warm(self, env: dict[str, str], dag_ids: tuple[str, ...], label: str) -> list[Stage]:
@@ -666,14 +659,20 @@ class Runner:
         ]
         for dag_id, _state, dag_seconds in ran:
             self.console.print(f"[green]✓[/green] {label}: {dag_id} ({dag_seconds:.1f}s)")
-            stages.append(Stage(dag_id, dag_seconds, kind="dag"))
-            for task_id, count, task_seconds in task_durations(Path(env["AIRFLOW_HOME"]), dag_id):
-                kind = "validation" if re.search(r"valid|expect|suite|privacy", task_id) else "task"
-                detail = f"{count} instances" if count > 1 else ""
-                stages.append(Stage(f"{dag_id}.{task_id}", task_seconds, detail, kind))
-            if dag_id == "build_warehouse":
-                stages += self.dbt_layers()
-                self.keep_run_results(label)
+            stages += self.dag_stages(env, dag_id, dag_seconds, label)
+        return stages
+
+    def dag_stages(self, env: dict[str, str], dag_id: str, seconds: float, label: str) -> list[Stage]:
+        """A DAG run's stage, its tasks' (from Airflow's task instances) and, for the warehouse
+        build, dbt's layers (its run_results.json kept beside the logs)."""
+        stages = [Stage(dag_id, seconds, kind="dag")]
+        for task_id, count, task_seconds in task_durations(Path(env["AIRFLOW_HOME"]), dag_id):
+            kind = "validation" if re.search(r"valid|expect|suite|privacy", task_id) else "task"
+            detail = f"{count} instances" if count > 1 else ""
+            stages.append(Stage(f"{dag_id}.{task_id}", task_seconds, detail, kind))
+        if dag_id == "build_warehouse":
+            stages += self.dbt_layers()
+            self.keep_run_results(label)
         return stages
 
     def keep_run_results(self, label: str) -> None:

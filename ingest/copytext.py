@@ -9,7 +9,7 @@ quarantines a row that COPY cannot hold (a NUL byte) as the loader does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from ingest.model import ParsedItem, RawTable, Rejected
@@ -19,7 +19,6 @@ from ingest.rowtext import unwritable
 NULL = "\\N"  # COPY text's null
 # A value holding one of these needs COPY escaping (or is odd enough for the per-line code).
 NEEDS_CARE = re.compile('[\x00-\x1f\x7f\\\\"]')
-BLOCK_BYTES = 1 << 20
 CACHE_LIMIT = 100_000
 
 
@@ -76,24 +75,16 @@ class ChunkWriter:
         return Chunk(bytes(out), rows, rejected)
 
 
-def line_blocks(handle: Any, first: int) -> Iterator[tuple[int, bytes]]:
-    """(number of the block's first line, bytes of whole lines; the last may lack its newline) of
-    the rest of an open binary file, whose next line is number `first`."""
-    rest = b""
-    while True:
-        data = handle.read(BLOCK_BYTES)
-        if not data:
-            break
-        data = rest + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            rest = data
-            continue
-        block, rest = data[:cut], data[cut:]
-        yield first, block
-        first += block.count(b"\n")
-    if rest:
-        yield first, rest
+def block_lines(block: bytes, first: int, codec: str, decode_line: Any) -> list[Any]:
+    """A block's lines as text (without newlines), decoded at once; when some line is not in the
+    codec, each line by `decode_line(number, raw bytes)`, which says what is wrong with it."""
+    try:
+        lines: list[Any] = block.decode(codec).split("\n")
+    except UnicodeDecodeError:
+        return [decode_line(n, raw) for n, raw in enumerate(raw_lines(block), first)]
+    if block.endswith(b"\n"):
+        lines.pop()
+    return lines
 
 
 def raw_lines(block: bytes) -> list[bytes]:

@@ -70,31 +70,37 @@ def open_bytes(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
+def line_blocks(handle: Any, first: int) -> Iterator[tuple[int, bytes]]:
+    """(number of the block's first line, bytes of whole lines; the last may lack its newline) of
+    the rest of an open binary file, whose next line is number `first`."""
+    rest = b""
+    while True:
+        data = handle.read(BLOCK_BYTES)
+        if not data:
+            break
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        block, rest = data[:cut], data[cut:]
+        yield first, block
+        first += block.count(b"\n")
+    if rest:
+        yield first, rest
+
+
 def _blocks(path: Path, start: tuple[int, int] = (0, 1)) -> Iterator[tuple[int, bytes]]:
     """(number of the block's first line, bytes of whole lines), in file order, from `start`
     (a byte offset in the content at a line's start, and that line's number)."""
     offset, line_no = start
-    rest = b""
     with open_bytes(path) as handle:
         if offset:
             handle.seek(offset)
-        while True:
-            try:
-                data = handle.read(BLOCK_BYTES)
-            except GZIP_ERRORS as error:
-                raise corrupt_gzip(path, error) from None
-            if not data:
-                break
-            data = rest + data
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data
-                continue
-            block, rest = data[:cut], data[cut:]
-            yield line_no, block
-            line_no += block.count(b"\n")
-    if rest:
-        yield line_no, rest
+        try:
+            yield from line_blocks(handle, line_no)
+        except GZIP_ERRORS as error:
+            raise corrupt_gzip(path, error) from None
 
 
 def chunk_maker(fmt: Format, ctx: ParseContext, prefix: tuple[str, str]) -> Callable[[int, bytes], Chunk]:

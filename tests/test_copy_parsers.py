@@ -321,7 +321,7 @@ def test_koha_multiline_records_from_anywhere(tmp_path: Path, at: int) -> None:
 
 
 def test_koha_multiline_record_across_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ingest.copytext.BLOCK_BYTES", 256)
+    monkeypatch.setattr("ingest.pipelined.BLOCK_BYTES", 256)
     body = _generated_koha(random.Random(9), 40)
     body[7:7] = MULTILINE[:2]
     mixed = "\n".join([KOHA_HEADER, *body[:20]]).encode() + b"\n" + "\n".join(body[20:]).encode("gb18030")
@@ -472,7 +472,7 @@ def test_bookings_hostile_lines(tmp_path: Path, encoding: str, line_end: str) ->
 
 @pytest.mark.parametrize("at", [0, 7])
 def test_bookings_multiline_records(tmp_path: Path, at: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ingest.copytext.BLOCK_BYTES", 512)
+    monkeypatch.setattr("ingest.pipelined.BLOCK_BYTES", 512)
     body = _generated_bookings(random.Random(at), 30)
     body[at:at] = [
         'B1,S1,R-1,room,"3F\nnorth",2025-09-15 10:00,2025-09-15 11:00,no_show,',

@@ -20,6 +20,7 @@ from expectations.runner import COUNTS_ONLY, _analyze_stale, _columns_without_ro
 from expectations.suites import LANDING_SUITES
 from ingest.campus.tables import CAMPUS_UNITS
 from ingest.schema import migrate
+from tests.conftest import _with_database
 from tests.test_campus_expectations import APRIL, SEPT, card, land_with, person
 from tests.test_expectations import land
 
@@ -38,11 +39,11 @@ def test_a_table_the_checks_join_is_analyzed_before_they_run(warehouse_url: str)
     # a warehouse of its own (the shared test database's raw.campus_cards has been analyzed, and
     # staging views depend on it)
     database = "urm_test_unanalyzed"
-    admin_url = with_database(warehouse_url, "postgres")
+    admin_url = _with_database(warehouse_url, "postgres")
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"drop database if exists {database} with (force)")
         admin.execute(f"create database {database}")
-    url = with_database(warehouse_url, database)
+    url = _with_database(warehouse_url, database)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate(conn)
@@ -66,13 +67,6 @@ def test_a_table_the_checks_join_is_analyzed_before_they_run(warehouse_url: str)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f"drop database if exists {database} with (force)")
-
-
-def with_database(url: str, database: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
 
 
 def changed_since_analyze(conn: psycopg.Connection, table: str, at_least: int) -> None:

@@ -23,7 +23,6 @@ import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from ingest.circulation.koha import (
     EVENT_TYPES,
@@ -40,9 +39,9 @@ from ingest.circulation.koha import (
     statistics_zone,
 )
 from ingest.circulation.tables import KOHA_STATISTICS
-from ingest.copytext import CACHE_LIMIT, NEEDS_CARE, NULL, ChunkWriter, LocalTimes, line_blocks, raw_lines
+from ingest.copytext import CACHE_LIMIT, NEEDS_CARE, NULL, ChunkWriter, LocalTimes, block_lines, raw_lines
 from ingest.model import ParseContext, ParsedItem
-from ingest.pipelined import Chunk
+from ingest.pipelined import Chunk, line_blocks
 from ingest.values import parse_decimal
 
 PLAIN_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII).fullmatch
@@ -133,12 +132,7 @@ def _fast(
         fast: list[str] = []
         append = fast.append
         items: list[ParsedItem] = []
-        try:
-            lines: list[Any] = block.decode(decode_as).split("\n")
-            if block.endswith(b"\n"):
-                lines.pop()
-        except UnicodeDecodeError:  # some line is not in the file's encoding: decode each
-            lines = [decode_line(n, raw, encoding) for n, raw in enumerate(raw_lines(block), first)]
+        lines = block_lines(block, first, decode_as, lambda n, raw: decode_line(n, raw, encoding))
         for line_no, text in enumerate(lines, first):
             if type(text) is not str:  # a line that does not decode: a Rejected
                 items.append(reader.item(line_no, text, text.raw))  # type: ignore[arg-type, attr-defined]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from ingest.copytext import copy_escape
 from ingest.ezproxy.logformat import DEFAULT_LOG_FORMAT, LogPattern
 from ingest.ezproxy.parser import _Resolver, ezproxy_line_parser, wanted_groups
 from ingest.model import ParseContext, ParsedItem
@@ -33,19 +34,6 @@ CONTROL = re.compile("[\x00-\x1f\x7f]")
 CONTROL_BYTES = bytes([*range(0x0A), *range(0x0B, 0x20), 0x7F])  # all but the newline
 
 BlockResult = tuple[bytes, int, list[ParsedItem]]
-
-
-def copy_escape(text: str) -> str:
-    """`text` as a COPY text value (what psycopg writes for a str)."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\b", "\\b")
-        .replace("\f", "\\f")
-        .replace("\v", "\\v")
-    )
 
 
 def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable[[int, str], BlockResult]:

@@ -23,12 +23,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from ingest.copytext import NEEDS_CARE, NULL, ChunkWriter, line_blocks, raw_lines
+from ingest.copytext import NEEDS_CARE, NULL, ChunkWriter, raw_lines
 from ingest.gate.tables import GATE_PASSAGES
 from ingest.gate.textfile import decoding, split_line, text_line
 from ingest.gate.turnstile import DIRECTIONS, RESULTS, TurnstileCsv
 from ingest.model import ParseContext, ParsedItem
-from ingest.pipelined import Chunk
+from ingest.pipelined import Chunk, line_blocks
 
 PLAIN_TIME = re.compile(r"\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}:\d{2}", re.ASCII).fullmatch
 CACHE_LIMIT = 100_000

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.copytext import CACHE_LIMIT, NEEDS_CARE, NULL, ChunkWriter, LocalTimes, line_blocks, raw_lines
+from ingest.copytext import CACHE_LIMIT, NEEDS_CARE, NULL, ChunkWriter, LocalTimes, block_lines, raw_lines
 from ingest.model import ParseContext, ParsedItem
-from ingest.pipelined import Chunk
+from ingest.pipelined import Chunk, line_blocks
 from ingest.services import csvinput as c
 from ingest.services.parsers import BOOKING_STATUSES, BOOKINGS, SPACE_TYPES, bookings_builder, parse_bookings
 from ingest.services.tables import SPACE_BOOKINGS
@@ -120,12 +120,7 @@ def _fast(
         fast: list[str] = []
         append = fast.append
         items: list[ParsedItem] = []
-        try:
-            lines: list[Any] = block.decode(codec).split("\n")
-            if block.endswith(b"\n"):
-                lines.pop()
-        except UnicodeDecodeError:  # some line is not in the file's encoding: decode each
-            lines = [c.decode_line(n, raw, codec) for n, raw in enumerate(raw_lines(block), first)]
+        lines = block_lines(block, first, codec, lambda n, raw: c.decode_line(n, raw, codec))
         for line_no, text in enumerate(lines, first):
             if type(text) is not str:  # decoded on its own: (line, text or None, problem)
                 _, text, problem = text
