@@ -31,6 +31,8 @@ from ingest.rowtext import unwritable
 
 MIN_BYTES = 8 * 1024 * 1024  # below this a worker costs more than it saves
 BLOCK_BYTES = 1 << 20
+# The first block read of a file, doubling at each read up to BLOCK_BYTES (see line_blocks).
+FIRST_BLOCK_BYTES = 16 * 1024
 IN_FLIGHT = 3
 WORKERS = 2
 GZIP_MAGIC = b"\x1f\x8b"
@@ -72,10 +74,16 @@ def open_bytes(path: Path) -> IO[bytes]:
 
 def line_blocks(handle: Any, first: int) -> Iterator[tuple[int, bytes]]:
     """(number of the block's first line, bytes of whole lines; the last may lack its newline) of
-    the rest of an open binary file, whose next line is number `first`."""
+    the rest of an open binary file, whose next line is number `first`.
+
+    The first reads are small (FIRST_BLOCK_BYTES, doubling up to BLOCK_BYTES): the server starts
+    storing the first rows while the next block is parsed, instead of waiting for a whole MiB (a
+    daily export of 100 KB was one block: parse, then store, one after the other)."""
     rest = b""
+    size = min(FIRST_BLOCK_BYTES, BLOCK_BYTES)
     while True:
-        data = handle.read(BLOCK_BYTES)
+        data = handle.read(size)
+        size = min(size * 2, BLOCK_BYTES)
         if not data:
             break
         data = rest + data
