@@ -331,18 +331,20 @@ def statistics_zone(ctx: ParseContext) -> ZoneInfo:
     return ZoneInfo(str(ctx.options.get("timezone") or DEFAULT_TIMEZONE))
 
 
-def parse_koha_items(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
-    def build(record: dict[str, str]) -> tuple[Any, ...]:
-        item = record["itemnumber"].strip()
-        if not item:
-            raise _Bad("itemnumber", "the item number is required")
-        return (
-            "koha",
-            item,
-            record.get("barcode") or None,
-            record.get("itemcallnumber") or None,
-            record.get("itype") or None,
-            record.get("location") or record.get("homebranch") or None,
-        )
+def items_row(record: dict[str, str]) -> tuple[Any, ...]:
+    """The landing row of one items record (raises _Bad)."""
+    item = record["itemnumber"].strip()
+    if not item:
+        raise _Bad("itemnumber", "the item number is required")
+    return (
+        "koha",
+        item,
+        record.get("barcode") or None,
+        record.get("itemcallnumber") or None,
+        record.get("itype") or None,
+        record.get("location") or record.get("homebranch") or None,
+    )
 
-    return _rows(path, ctx, ITEMS_REQUIRED, build)
+
+def parse_koha_items(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
+    return _rows(path, ctx, ITEMS_REQUIRED, items_row)
