@@ -36,6 +36,7 @@ CASES: tuple[tuple[str, str, str, str, dict[str, str]], ...] = (
         {"columns": "columns.json"},
     ),
     ("ezproxy", "ezproxy-log", "ezproxy_requests", "ezproxy/main/*.log*", {}),
+    ("circulation", "koha-items-csv", "ils_items", "circulation/koha/items.csv", {}),
 )
 
 
