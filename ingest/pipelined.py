@@ -8,16 +8,17 @@ their results come back in block order and are written to COPY unchanged. A form
 itself, and leaves the others to its line parser. Memory stays flat: at
 most `IN_FLIGHT` blocks per worker are queued at any time, whatever the file size.
 
-Below MIN_BYTES (compressed size), a format with a block parser still has its blocks made into
-COPY text the same way, in this process (`parse_in_process`): on a 4 MB log (30,000 lines) that
-took half the time of the line parser with psycopg's row formatting, and as long as two workers
-on a machine whose two cores were busy with other work.
+Below MIN_BYTES of content (a gzip file's gunzipped size), a format with a block parser still has
+its blocks made into COPY text the same way, in this process (`parse_in_process`): on a 4 MB log
+(30,000 lines) that took half the time of the line parser with psycopg's row formatting, and as
+long as two workers on a machine whose two cores were busy with other work.
 """
 
 from __future__ import annotations
 
 import gzip
 import multiprocessing
+import os
 import queue as queue_module
 import uuid
 import zlib
@@ -59,8 +60,20 @@ def can_pipeline(fmt: Format, path: Path, ctx: ParseContext) -> bool:
     return (
         fmt.line_parser is not None
         and not ctx.options.get("single_process")
-        and Path(path).stat().st_size >= MIN_BYTES
+        and content_size(Path(path)) >= MIN_BYTES
     )
+
+
+def content_size(path: Path) -> int:
+    """The bytes there are to parse: a gzip file's content size from its trailer (ISIZE: of the last
+    member, modulo 4 GiB, so never taken below the file's own size). The parsing work follows the
+    content, not the compressed file: a month's EZproxy log of 2.5 MB gzip holds 16 MB of lines."""
+    size = path.stat().st_size
+    with open(path, "rb") as probe:
+        if probe.read(2) != GZIP_MAGIC or size < 18:
+            return size
+        probe.seek(-4, os.SEEK_END)
+        return max(size, int.from_bytes(probe.read(4), "little"))
 
 
 def open_bytes(path: Path) -> IO[bytes]:
