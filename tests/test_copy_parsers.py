@@ -720,3 +720,23 @@ def test_analyze_only_when_the_statistics_would_be_stale(warehouse_url: str, tmp
         assert loader.analyze_table(conn, table, 1000)
         assert loader.analyze_table(conn, table)  # asked without a row count: always
         conn.execute("truncate raw.gate_passages")
+
+
+def test_psycopg_writes_an_aware_datetime_as_str() -> None:
+    """The fast paths write the hour of a time as str(datetime) (copytext.LocalTimes): what the
+    loader's psycopg writes for the per-line code's datetimes, in every zone, DST or not."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    writer = ChunkWriter(get_format("circulation", "koha-csv").table, PREFIX)
+    for zone in (
+        "Asia/Shanghai",
+        "America/New_York",
+        "Europe/London",
+        "Asia/Kolkata",
+        "Africa/Monrovia",
+        "UTC",
+    ):
+        for hours in range(0, 24 * 366 * 3, 37):
+            when = (datetime(1900, 1, 1) + timedelta(hours=hours * 17)).replace(tzinfo=ZoneInfo(zone))
+            assert writer.dump(when) == str(when)

@@ -72,7 +72,7 @@ def _fast(
         at[n] for n in ("start_time", "end_time", "status", "booked_at")
     )
     pseudonym = ctx.pseudonymiser.pseudonym
-    times = LocalTimes(c.zone_of(ctx), writer.dump)
+    times = LocalTimes(c.zone_of(ctx), str)  # psycopg's text of an aware datetime (see LocalTimes)
     lead = writer.lead
     needs_care = NEEDS_CARE.search
     null_words = c.NULL_WORDS
