@@ -105,8 +105,9 @@ def _fast(
             stamps.clear()
             hours.clear()
         if PLAIN_TIME(raw):  # no blank around it: as times.text reads it, its hour looked up once
-            hour = hours.get(raw[:13], False)
-            if hour is False:
+            try:
+                hour = hours[raw[:13]]
+            except KeyError:
                 key = raw[:13].replace("/", "-")
                 hour = hours[raw[:13]] = hour_of(key) or times.hour(key)
             minute, second = raw[14:16], raw[17:19] or "00"
