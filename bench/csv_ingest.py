@@ -36,6 +36,7 @@ CASES: tuple[tuple[str, str, str, str, dict[str, str]], ...] = (
         {"columns": "columns.json"},
     ),
     ("ezproxy", "ezproxy-log", "ezproxy_requests", "ezproxy/main/*.log*", {}),
+    ("circulation", "koha-items-csv", "ils_items", "circulation/koha/items.csv", {}),
 )
 
 
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=40)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--modes", nargs="+", choices=("line", "fast"), default=["line", "fast"])
+    parser.add_argument("--tables", nargs="+", help="only these landing tables (default: all)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.sources
@@ -113,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for _ in range(args.repeat):
             for case in CASES:
-                for mode in ("line", "fast"):
+                if args.tables and case[2] not in args.tables:
+                    continue
+                for mode in args.modes:
                     m = measure(url, case, folder, mode)
                     print(
                         f"| {m['table']} | {m['mode']} | {m['files']} | {m['rows']:,} | {m['wall']:.2f} | "

@@ -102,7 +102,11 @@ class LocalTimes:
     caller) as the datetime `datetime(...).replace(tzinfo=zone)` that a parser makes of them,
     worked out once an hour: the text up to the minutes and the UTC offset. None when the time
     is not a real one, or its hour's UTC offset changes inside it (a daylight-saving change):
-    such a line goes the parser's way."""
+    such a line goes the parser's way.
+
+    `dump` makes the COPY text of a datetime: `str` is psycopg's (its text dumper of an aware
+    datetime is str(obj); tests/test_copy_parsers.py checks it), at a third of a dumper's cost
+    through ChunkWriter.dump, once an hour of a monthly export (720 hours, 26 -> 16 µs each)."""
 
     def __init__(self, zone: Any, dump: Any) -> None:
         self.zone, self.dump = zone, dump

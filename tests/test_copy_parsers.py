@@ -390,6 +390,115 @@ def test_koha_random_lines(tmp_path: Path, rows: list[dict[str, str]], crlf: boo
     assert_same(KOHA, path, timezone="America/New_York")
 
 
+# -- Koha items CSV --------------------------------------------------------------------------------
+
+KOHA_ITEMS = get_format("circulation", "koha-items-csv")
+ITEMS_HEADER = "itemnumber,barcode,itemcallnumber,itype,homebranch,location"
+HOSTILE_ITEMS = [
+    "1,3100000001,A428.97/653,BK,MAIN,中文图书阅览室",
+    "2,3100000002,A207/671,BK,MAIN,",  # no location: the branch
+    "3,,,,,",  # only the number
+    " 4 ,3100000004,A1,BK,MAIN,STACKS",  # the number stripped, the rest as written
+    ",3100000005,A1,BK,MAIN,STACKS",  # no number
+    "   ,3100000006,A1,BK,MAIN,STACKS",
+    "7,3100000007,A1,BK,MAIN",  # a field short
+    "8,3100000008,A1,BK,MAIN,STACKS,x",  # a field more
+    '9,3100000009,"A1, v.2",BK,MAIN,STACKS',
+    '10,31000000"10,A1,BK,MAIN,STACKS',
+    "11,3100000011,A1\\2,BK,MAIN,\\N",  # backslashes
+    "12,3100000012,A1\tB,BK,MAIN,STACKS",
+    "13,3100000013,A1\x00,BK,MAIN,STACKS",  # NUL
+    "14,3100000014,A1\rB,BK,MAIN,STACKS",
+    "15,\u3000,\u3000A1\u3000,BK,MAIN,STACKS",
+    "",
+    "   ",
+    "16,3100000016,A1,BK,MAIN,STACKS\r",
+]
+
+
+def _generated_items(rng: random.Random, lines: int) -> list[str]:
+    return [
+        f"{n + 1},{3100000000 + n + 1},{rng.choice('ABDIKT')}{rng.randrange(999)}/{rng.randrange(999)},"
+        f"{rng.choice(('BK', 'JN'))},{rng.choice(('MAIN', 'SCI'))},"
+        f"{rng.choice(('STACKS', '中文图书阅览室', ''))}"
+        for n in range(lines)
+    ]
+
+
+def test_koha_items_generated_export_same_rows_mostly_fast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path / "items.csv", "\n".join([ITEMS_HEADER, *_generated_items(random.Random(5), 3000)]) + "\n"
+    )
+    _, rejected, rows = assert_same(KOHA_ITEMS, path)
+    assert rows == 3000 and rejected == []
+    per_record = []
+    item = KohaCsv.item
+    monkeypatch.setattr(KohaCsv, "item", lambda self, *a: per_record.append(1) or item(self, *a))
+    _outcome(KOHA_ITEMS, path, True)
+    assert len(per_record) == 1  # the header only
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_koha_items_hostile_lines(tmp_path: Path, encoding: str, line_end: str) -> None:
+    text = line_end.join([ITEMS_HEADER, *HOSTILE_ITEMS]) + line_end
+    path = write(tmp_path / "items.csv", text.encode(encoding, errors="replace"))
+    _, rejected, rows = assert_same(KOHA_ITEMS, path)
+    assert rows >= 8 and len(rejected) >= 4
+
+
+def test_koha_items_multiline_and_odd_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ingest.pipelined.BLOCK_BYTES", 256)
+    body = _generated_items(random.Random(9), 60)
+    body[7:7] = ['17,3100000017,"A1\nover lines",BK,MAIN,STACKS', "18,3100000018,A1,BK,MAIN,STACKS"]
+    mixed = "\n".join([ITEMS_HEADER, *body[:20]]).encode() + b"\n" + "\n".join(body[20:]).encode("gb18030")
+    cases = {
+        "multi.csv": ("\n".join([ITEMS_HEADER, *body]) + "\n").encode(),
+        "mixed.csv": mixed,
+        "never-closed.csv": ("\n".join([ITEMS_HEADER, '1,"x,A1,BK,MAIN,S', *body]) + "\n").encode(),
+        "empty.csv": b"",
+        "header-only.csv": ITEMS_HEADER.encode(),
+        "blank-first.csv": ("\n" + ITEMS_HEADER + "\n1,2,A1,BK,MAIN,S\n").encode(),
+        "number-only.csv": b"itemnumber\n1\n\n 2 \n",
+        "reordered.csv": b"location,ITYPE,itemnumber, Barcode \nS,BK,1,31\n,BK,2,\n",
+        "quoted-header.csv": (b'"itemnumber",barcode\n1,2\n'),
+        "bad-header.csv": b"\xff\xfe,itemnumber\n1,2\n",
+        "wrong-header.csv": b"when,who,what\n1,2,3\n",
+        "duplicated-header.csv": b"itemnumber,barcode,barcode\n1,2,3\n",
+        "no-final-newline.csv": (ITEMS_HEADER + "\n1,2,A1,BK,MAIN,S").encode(),
+    }
+    for name, content in cases.items():
+        assert_same(KOHA_ITEMS, write(tmp_path / name, content))
+
+
+ITEM_VALUES = {
+    "item": st.sampled_from(["1001", "", " ", " 7 ", "NULL", "中"]),
+    "barcode": st.sampled_from(["31", "", "a,b", '"q"', "\\", "\t", "-"]),
+    "call": st.sampled_from(["A1/2", "", " x ", "\u3000"]),
+    "branch": st.sampled_from(["MAIN", ""]),
+    "location": st.sampled_from(["STACKS", "", " "]),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries(ITEM_VALUES), min_size=1, max_size=30), crlf=st.booleans())
+def test_koha_items_random_lines(tmp_path: Path, rows: list[dict[str, str]], crlf: bool) -> None:
+    end = "\r\n" if crlf else "\n"
+    body = [f"{r['item']},{r['barcode']},{r['call']},BK,{r['branch']},{r['location']}" for r in rows]
+    assert_same(KOHA_ITEMS, write(tmp_path / "items.csv", end.join([ITEMS_HEADER, *body]) + end))
+
+
+def test_loader_lands_the_same_both_ways_koha_items(warehouse_url: str, tmp_path: Path) -> None:
+    body = [*HOSTILE_ITEMS, *_generated_items(random.Random(3), 200)]
+    path = write(tmp_path / "items.csv", "\n".join([ITEMS_HEADER, *body]) + "\n")
+    fast, reference = (
+        _landed(warehouse_url, KOHA_ITEMS, path, single_process=single) for single in (False, True)
+    )
+    assert fast == reference and len(fast[0]) > 200
+
+
 # -- space bookings CSV ----------------------------------------------------------------------------
 
 BOOKINGS = get_format("spaces", "bookings-csv")
@@ -611,3 +720,23 @@ def test_analyze_only_when_the_statistics_would_be_stale(warehouse_url: str, tmp
         assert loader.analyze_table(conn, table, 1000)
         assert loader.analyze_table(conn, table)  # asked without a row count: always
         conn.execute("truncate raw.gate_passages")
+
+
+def test_psycopg_writes_an_aware_datetime_as_str() -> None:
+    """The fast paths write the hour of a time as str(datetime) (copytext.LocalTimes): what the
+    loader's psycopg writes for the per-line code's datetimes, in every zone, DST or not."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    writer = ChunkWriter(get_format("circulation", "koha-csv").table, PREFIX)
+    for zone in (
+        "Asia/Shanghai",
+        "America/New_York",
+        "Europe/London",
+        "Asia/Kolkata",
+        "Africa/Monrovia",
+        "UTC",
+    ):
+        for hours in range(0, 24 * 366 * 3, 37):
+            when = (datetime(1900, 1, 1) + timedelta(hours=hours * 17)).replace(tzinfo=ZoneInfo(zone))
+            assert writer.dump(when) == str(when)

@@ -104,3 +104,15 @@ def test_a_worker_error_fails_the_load_with_its_message(
             options={"log_format": "%h %u"},
         )
     assert conn.execute("select count(*) from raw.ezproxy_requests").fetchone() == (0,)
+
+
+def test_workers_are_chosen_by_the_content_size_not_the_gzip_size(tmp_path: Path) -> None:
+    """A month's log compresses six times or more: the parsing work follows its lines."""
+    text = ("x" * 99 + "\n").encode() * 2000
+    plain, packed, cut = tmp_path / "a.log", tmp_path / "a.log.gz", tmp_path / "cut.log.gz"
+    plain.write_bytes(text)
+    packed.write_bytes(gzip.compress(text))
+    cut.write_bytes(gzip.compress(text)[:10])  # too short to hold a trailer: its own size
+    assert pipelined.content_size(plain) == len(text)
+    assert pipelined.content_size(packed) == len(text) > packed.stat().st_size
+    assert pipelined.content_size(cut) == 10

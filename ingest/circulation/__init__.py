@@ -4,6 +4,7 @@ from ingest.circulation.evergreen import parse_evergreen_circulations
 from ingest.circulation.folio import parse_folio_items, parse_folio_loans
 from ingest.circulation.koha import DEFAULT_TIMEZONE, parse_koha_items, parse_koha_statistics
 from ingest.circulation.koha_copy import koha_statistics_copy
+from ingest.circulation.koha_items_copy import koha_items_copy
 from ingest.circulation.tables import EVERGREEN_CIRCULATIONS, FOLIO_LOANS, ILS_ITEMS, KOHA_STATISTICS
 from ingest.model import Format, Option, Source
 
@@ -28,6 +29,7 @@ SOURCES = [
                 "CSV export of Koha's items table",
                 options=(ENCODING,),
                 landing=("circulation/koha/items.csv",),
+                copy_parser=koha_items_copy,
             ),
             Format(
                 "circulation",

@@ -70,8 +70,17 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         return "utf-8-sig"
     # Vote line by line over the first block: GB18030 text is almost never valid UTF-8, so the
     # encoding most non-ASCII lines decode in wins, and a stray line in the other one is rejected.
+    lines = block.split(b"\n")[:-1] or [block]
+    whole = block[: block.rfind(b"\n")] if len(lines) > 1 or block.endswith(b"\n") else block
+    if whole.isascii():  # no line votes (a daily gate export): the vote's answer without the loop
+        return "utf-8"
+    try:
+        whole.decode("utf-8")
+        return "utf-8"  # every line decodes: utf-8 has all the votes
+    except UnicodeDecodeError:
+        pass
     utf8_lines = other_lines = 0
-    for raw in block.split(b"\n")[:-1] or [block]:
+    for raw in lines:
         if raw.isascii():
             continue
         try:
@@ -331,18 +340,20 @@ def statistics_zone(ctx: ParseContext) -> ZoneInfo:
     return ZoneInfo(str(ctx.options.get("timezone") or DEFAULT_TIMEZONE))
 
 
-def parse_koha_items(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
-    def build(record: dict[str, str]) -> tuple[Any, ...]:
-        item = record["itemnumber"].strip()
-        if not item:
-            raise _Bad("itemnumber", "the item number is required")
-        return (
-            "koha",
-            item,
-            record.get("barcode") or None,
-            record.get("itemcallnumber") or None,
-            record.get("itype") or None,
-            record.get("location") or record.get("homebranch") or None,
-        )
+def items_row(record: dict[str, str]) -> tuple[Any, ...]:
+    """The landing row of one items record (raises _Bad)."""
+    item = record["itemnumber"].strip()
+    if not item:
+        raise _Bad("itemnumber", "the item number is required")
+    return (
+        "koha",
+        item,
+        record.get("barcode") or None,
+        record.get("itemcallnumber") or None,
+        record.get("itype") or None,
+        record.get("location") or record.get("homebranch") or None,
+    )
 
-    return _rows(path, ctx, ITEMS_REQUIRED, build)
+
+def parse_koha_items(path: Path, ctx: ParseContext) -> Iterator[ParsedItem]:
+    return _rows(path, ctx, ITEMS_REQUIRED, items_row)

@@ -90,7 +90,7 @@ def _fast(
         width if (i := at[name]) is None else i for name in TEXT_COLUMNS
     )
     pseudonym = ctx.pseudonymiser.pseudonym
-    times = LocalTimes(statistics_zone(ctx), writer.dump)
+    times = LocalTimes(statistics_zone(ctx), str)  # psycopg's text of an aware datetime (see LocalTimes)
     time_text = times.text
     lead = writer.lead
     decode_as = "utf-8" if encoding == "utf-8-sig" else encoding

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from ingest.copytext import copy_escape
 from ingest.ezproxy.logformat import DEFAULT_LOG_FORMAT, LogPattern
@@ -54,37 +55,54 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
     known_minutes = resolve.minutes
     limit = _Resolver.LIMIT
     lead = "{}\t{}\t".format(*map(copy_escape, prefix))
-    times: dict[str, str] = {}  # log time text -> COPY text of the instant ("": invalid)
-    minutes: dict[str, tuple[str, str]] = {}  # resolve.time's minute key -> (text before, after the second)
+    # resolve.time's minute key -> (COPY text before the second, after it), and the same per hour
+    # (key: the text without minutes and seconds) -> (text before the minute, after the second, the
+    # hour as resolve.time's datetime): a log at a few lines a minute meets a new minute every few
+    # lines, which then costs a replace() instead of parsing the time and formatting it.
+    minutes: dict[str, tuple[str, str]] = {}
+    hours: dict[str, tuple[str, str, Any]] = {}
     hosts: dict[str | None, str] = {None: f"{NULL}\t{NULL}"}  # %h -> "network\ton_campus"
     logins: dict[str | None, str] = {None: NULL}
     sites: dict[str, str] = {}  # URL authority -> host ("": the per-line way)
 
     def time_text(text: str) -> str:
-        """What the per-line parser's datetime for `text` is as COPY text; "" when it rejects it."""
-        if len(times) > limit:
-            times.clear()
+        """What the per-line parser's datetime for `text` is as COPY text; "" when it rejects it.
+        Leaves resolve.minutes as resolve.time(text) would."""
+        if len(minutes) > limit:
             minutes.clear()
+            hours.clear()
         second, key = text[18:20], text[:17] + text[20:]
+        good_second = second.isdigit() and second.isascii() and second < "60"
         minute = minutes.get(key)
         # as resolve.time does when it knows the minute: the minute's instant, with this second
+        if minute is not None and key in known_minutes and good_second:
+            return minute[0] + second + minute[1]
+        hour = hours.get(text[:14] + text[20:])
+        digits = text[15:17]
         if (
-            minute is not None
-            and key in known_minutes
-            and second.isdigit()
-            and second.isascii()
-            and second < "60"
+            hour is not None
+            and key not in known_minutes
+            and good_second
+            and digits.isdigit()
+            and digits.isascii()
+            and digits < "60"
         ):
-            known = times[text] = minute[0] + second + minute[1]  # what replace(second=) gives
-            return known
+            # what resolve.time does with a minute it does not know, when parse_log_time would read
+            # it (the date, hour and offset of a time it read, a minute and a second in range)
+            if len(known_minutes) > limit:
+                known_minutes.clear()
+            known_minutes[key] = hour[2].replace(minute=int(digits))
+            before = hour[0] + digits + ":"
+            minutes[key] = (before, hour[1])
+            return before + second + hour[1]
         try:
             value = resolve.time(text)
         except ValueError:  # the per-line parser says why
-            times[text] = ""
             return ""
-        known = times[text] = value.isoformat(sep=" ")
+        known = value.isoformat(sep=" ")
         if value.microsecond == 0 and len(known) == 25:  # "yyyy-mm-dd hh:mm:ss+hh:mm"
-            minutes[text[:17] + text[20:]] = (known[:17], known[19:])
+            minutes[key] = (known[:17], known[19:])
+            hours[text[:14] + text[20:]] = (known[:14], known[19:], value.replace(minute=0, second=0))
         return known
 
     def host_text(text: str) -> str:
@@ -111,7 +129,7 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
         known = sites[authority] = "" if host is None or copy_escape(host) != host else host
         return known
 
-    times_get, hosts_get, logins_get, sites_get = times.get, hosts.get, logins.get, sites.get
+    minutes_get, hosts_get, logins_get, sites_get = minutes.get, hosts.get, logins.get, sites.get
 
     def parse(first: int, text: str) -> BlockResult:
         lines = text.split("\n")
@@ -132,8 +150,17 @@ def ezproxy_block_parser(ctx: ParseContext, prefix: tuple[str, str]) -> Callable
                 continue
             (time_raw, host_raw, user, method, authority, url_path, status, size,
              proxy_groups) = found.group(*wanted)  # fmt: skip
-            when = times_get(time_raw)
-            if when is None:
+            key, second = time_raw[:17] + time_raw[20:], time_raw[18:20]
+            minute = minutes_get(key)
+            if (
+                minute is not None
+                and second.isdigit()
+                and second.isascii()
+                and second < "60"
+                and key in known_minutes
+            ):
+                when = minute[0] + second + minute[1]
+            else:
                 when = time_text(time_raw)
             if not when:
                 items.extend(slow(((line_no, line),)))

@@ -48,6 +48,16 @@ def open_log(path: Path) -> IO[str]:
 def client_network(host: str) -> str | None:
     """'172.28.4.47, 195.221.0.34' -> '172.28.4.0/24': the first address is the client's."""
     first = host.split(",", 1)[0].strip()
+    parts = first.split(".")
+    if len(parts) == 4 and all(
+        part.isdigit() and part.isascii() and len(part) <= 3 and (part[0] != "0" or len(part) == 1)
+        for part in parts
+    ):
+        # what ipaddress reads as IPv4 (no leading zeros: the text is the canonical form) without
+        # building two objects: 17,000 new addresses in a month's log cost 1 s that way
+        if int(parts[0]) <= 255 and int(parts[1]) <= 255 and int(parts[2]) <= 255 and int(parts[3]) <= 255:
+            return f"{parts[0]}.{parts[1]}.{parts[2]}.0/24"
+        return None
     try:
         address = ipaddress.ip_address(first)
     except ValueError:

@@ -76,7 +76,7 @@ def turnstile_csv_copy(path: Path, ctx: ParseContext, prefix: tuple[str, str]) -
             hours[key] = None
             return None
         start, end = start.replace(tzinfo=zone), start.replace(minute=59, second=59, tzinfo=zone)
-        text = writer.dump(start)
+        text = str(start)  # psycopg's text of an aware datetime (see copytext.LocalTimes)
         written = f"{key[:4]}-{key[5:7]}-{key[8:10]} {key[11:13]}:"  # the per-line code's reading
         known: tuple[str, str] | None = None
         if start.utcoffset() == end.utcoffset() and text[:14] == written and text[14:19] == "00:00":

@@ -72,31 +72,52 @@ def _fast(
         at[n] for n in ("start_time", "end_time", "status", "booked_at")
     )
     pseudonym = ctx.pseudonymiser.pseudonym
-    times = LocalTimes(c.zone_of(ctx), writer.dump)
+    times = LocalTimes(c.zone_of(ctx), str)  # psycopg's text of an aware datetime (see LocalTimes)
     lead = writer.lead
     needs_care = NEEDS_CARE.search
     null_words = c.NULL_WORDS
     persons: dict[str, str] = {}
-    words: dict[tuple[int, str], str] = {}  # (vocabulary, field) -> value, NULL, or "" (the slow way)
+    # field -> value, NULL, or "" (the slow way): space types, statuses
+    words: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    kinds, statuses = words
     vocabularies = (SPACE_TYPES, BOOKING_STATUSES)
 
     def word(which: int, raw: str) -> str:
-        if len(words) > CACHE_LIMIT:
-            words.clear()
+        cache = words[which]
+        if len(cache) > CACHE_LIMIT:
+            cache.clear()
         value = raw.strip()
         if value.lower() in null_words:
             known = NULL if which == 0 else ""  # the status is required
         else:
             known = vocabularies[which].get(SPACES.sub(" ", value.casefold()).strip(), "")
-        words[which, raw] = known
+        cache[raw] = known
         return known
 
     stamps: dict[str, str] = {}  # time field -> COPY text ("": not one the fast path reads)
+
+    hours: dict[str, tuple[str, str] | None] = {}  # a plain time's first 13 characters -> its hour
+    hour_of = times.hours.get
 
     def when(raw: str) -> str:
         """COPY text of a time field (cached: bookings start on a few slots); "" for the slow way."""
         if len(stamps) > CACHE_LIMIT:
             stamps.clear()
+            hours.clear()
+        if PLAIN_TIME(raw):  # no blank around it: as times.text reads it, its hour looked up once
+            try:
+                hour = hours[raw[:13]]
+            except KeyError:
+                key = raw[:13].replace("/", "-")
+                hour = hours[raw[:13]] = hour_of(key) or times.hour(key)
+            minute, second = raw[14:16], raw[17:19] or "00"
+            known = (
+                f"{hour[0]}{minute}:{second}{hour[1]}"
+                if hour is not None and minute < "60" and second < "60"
+                else ""
+            )
+            stamps[raw] = known
+            return known
         value = raw.strip()
         known = ""
         if PLAIN_TIME(value):
@@ -134,8 +155,8 @@ def _fast(
                 fields.append("")
                 booking, space = fields[at_id].strip(), fields[at_space].strip()
                 key = persons.get(fields[at_person]) or person(fields[at_person])
-                status = words.get((1, fields[at_status])) or word(1, fields[at_status])
-                kind = words.get((0, fields[at_type])) or word(0, fields[at_type])
+                status = statuses.get(fields[at_status]) or word(1, fields[at_status])
+                kind = kinds.get(fields[at_type]) or word(0, fields[at_type])
                 starts = stamps.get(fields[at_start]) or when(fields[at_start])
                 ends = stamps.get(fields[at_end]) or when(fields[at_end])
                 booked = fields[at_booked]
