@@ -32,6 +32,7 @@ INCREMENTAL = (
     "intermediate.int_eresource_requests_classified",
     "intermediate.int_eresource_requests_sessionised",
     "intermediate.int_eresource_sessions",
+    "intermediate.int_identifiers_monthly_ezproxy",
 )
 DOWNSTREAM = ("marts.fct_eresource_sessions", "marts.eresource_reconciliation_monthly")
 CHAIN = [name.split(".")[1] for name in INCREMENTAL + DOWNSTREAM]

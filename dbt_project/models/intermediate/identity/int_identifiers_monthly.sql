@@ -18,9 +18,11 @@ folio_loans as (
 
 ),
 
-ezproxy_requests as (
+-- EZproxy's logins are aggregated by month incrementally (int_identifiers_monthly_ezproxy):
+-- the daily build no longer converts and groups every request of the history
+ezproxy_monthly as (
 
-    select * from {{ ref('stg_ezproxy__requests') }}
+    select * from {{ ref('int_identifiers_monthly_ezproxy') }}
 
 ),
 
@@ -55,14 +57,6 @@ identifiers as (
         loaned_at as seen_at
     from folio_loans
     where patron_key is not null
-    union all
-    select
-        'ezproxy' as source,
-        'login' as identifier_kind,
-        login_key as identifier_key,
-        requested_at as seen_at
-    from ezproxy_requests
-    where login_key is not null and requested_at is not null
 
 ),
 
@@ -78,6 +72,18 @@ monthly as (
         count(*) as events
     from identifiers
     group by source, identifier_kind, identifier_key, date_trunc('month', {{ local_date('seen_at') }})::date
+
+    union all
+
+    select
+        'ezproxy' as source,
+        'login' as identifier_kind,
+        login_key as identifier_key,
+        month,
+        first_seen_at,
+        last_seen_at,
+        requests as events
+    from ezproxy_monthly
 
 ),
 

@@ -87,6 +87,24 @@ session_units as (
 
 ),
 
+-- each user's sessions in a cell first, then the cell: two hashed aggregations instead of the
+-- sort of every session row that count(distinct user_key) needs
+user_cells as (
+
+    select
+        month,
+        platform,
+        breakdown,
+        unit_college,
+        unit_group,
+        user_key,
+        count(*) as sessions,
+        sum(requests) as requests
+    from session_units
+    group by month, platform, breakdown, unit_college, unit_group, user_key
+
+),
+
 proxy_cells as (
 
     select
@@ -95,10 +113,10 @@ proxy_cells as (
         breakdown,
         unit_college as college,
         unit_group as persona_group,
-        count(*) as proxy_sessions,
-        coalesce(sum(requests), 0) as proxy_requests,
-        count(distinct user_key) as session_users
-    from session_units
+        sum(sessions)::bigint as proxy_sessions,
+        coalesce(sum(requests), 0)::bigint as proxy_requests,
+        count(user_key) as session_users
+    from user_cells
     group by month, platform, breakdown, unit_college, unit_group
 
 ),

@@ -87,6 +87,24 @@ loan_classes as (
 
 ),
 
+-- each borrower's loans in a cell first, then the cell: two hashed aggregations instead of the
+-- sort of every row that count(distinct user_key) needs
+borrower_cells as (
+
+    select
+        month,
+        class_level,
+        class_code,
+        unit_group,
+        unit_level,
+        unit_parent,
+        user_key,
+        count(*) as loans
+    from loan_classes
+    group by month, class_level, class_code, unit_group, unit_level, unit_parent, user_key
+
+),
+
 cells as (
 
     select
@@ -97,10 +115,10 @@ cells as (
         unit_group as persona_group,
         unit_level as group_level,
         unit_parent as parent_group,
-        count(*) as loans,
+        sum(loans)::bigint as loans,
         -- only known users: an anonymised loan is nobody's
-        count(distinct user_key) as borrower_users
-    from loan_classes
+        count(user_key) as borrower_users
+    from borrower_cells
     group by month, class_level, class_code, unit_group, unit_level, unit_parent
 
 ),
