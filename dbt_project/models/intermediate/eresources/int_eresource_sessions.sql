@@ -20,7 +20,10 @@
             "{{ incremental_prepare('ezproxy', 3, 'int_eresource_requests_sessionised') }}",
             "{{ eresource_sessions_delete_recomputed() }}",
         ],
-        post_hook="{{ incremental_record('ezproxy', 3, 'int_eresource_requests_sessionised') }}",
+        post_hook=[
+            "{{ incremental_record('ezproxy', 3, 'int_eresource_requests_sessionised') }}",
+            "{{ enforce_columns(not_null=['session_id', 'login_key', 'platform', 'started_at']) }}",
+        ],
     )
 }}
 
