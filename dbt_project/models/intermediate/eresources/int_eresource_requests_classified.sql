@@ -15,6 +15,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['batch_id']},
             {'columns': ['login_key', 'platform', 'requested_at']},

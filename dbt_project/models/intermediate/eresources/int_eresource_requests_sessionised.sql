@@ -19,6 +19,7 @@
         incremental_strategy='delete+insert',
         unique_key='request_id',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['request_id'], 'unique': True},
             {'columns': ['batch_id']},

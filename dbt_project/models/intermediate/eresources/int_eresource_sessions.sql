@@ -12,6 +12,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['session_id'], 'unique': True},
             {'columns': ['login_key', 'platform', 'started_at']},

@@ -22,6 +22,7 @@
         incremental_strategy='delete+insert',
         unique_key='passage_key',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['passage_key'], 'unique': True},
             {'columns': ['batch_id']},

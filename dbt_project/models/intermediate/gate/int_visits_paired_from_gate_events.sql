@@ -39,6 +39,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['visit_key'], 'unique': True},
             {'columns': ['card_key', 'site_code', 'entered_at']},
