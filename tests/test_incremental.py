@@ -247,6 +247,22 @@ def test_retention_makes_the_next_build_a_full_rebuild(warehouse_url: str, work:
     assert_equals_full_rebuild(warehouse_url, work)
 
 
+def test_chain_tables_emptied_by_a_crash_are_rebuilt(warehouse_url: str, work: Path) -> None:
+    """The chain's tables are unlogged (no WAL for rows that the landing tables can give again):
+    PostgreSQL empties them when it recovers from a crash, and the next build, finding records but
+    no rows, rebuilds them instead of taking in only the batches it has not recorded."""
+    before = contents(warehouse_url)
+    assert before[INCREMENTAL[0]]
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        persistence = conn.execute(
+            "select relpersistence from pg_class where oid = any(%s::regclass[])", [list(INCREMENTAL)]
+        ).fetchall()
+        assert persistence == [("u",)] * len(INCREMENTAL)
+        conn.execute("truncate " + ", ".join(INCREMENTAL))  # what crash recovery does to them
+    build(work)
+    assert contents(warehouse_url) == before
+
+
 def test_a_build_after_the_landing_tables_were_emptied_starts_again(warehouse_url: str, work: Path) -> None:
     """Rows with no record (another test's leftovers, a restored landing schema) are not kept."""
     with psycopg.connect(warehouse_url, autocommit=True) as conn:

@@ -8,7 +8,8 @@
     recorded; each later step reads the batches the step before it recorded and it has not;
   - a model rebuilds itself from scratch (truncate, then everything is new) when its records and
     its table disagree: rows but no record (a privacy step emptied the chain's records, the
-    records table was lost), a recorded batch its upstream no longer has (a batch gone from the
+    records table was lost), records but no row (PostgreSQL empties an unlogged table when it
+    recovers from a crash; the chains' tables are unlogged, see macros/build_settings.sql), a recorded batch its upstream no longer has (a batch gone from the
     load log, the landing tables emptied, an upstream rebuilt), or, for step 1, a new batch that replaced rows of an
     earlier one (rows_replaced: the rest of a growing log's half-written last line);
   - so does a model whose fingerprint changed: a SQL expression over what its rows depend on
@@ -66,6 +67,10 @@
         if (
             exists (select 1 from {{ this }})
             and not exists (select 1 from intermediate.incremental_batches where model = '{{ this.name }}')
+        ) or (
+            -- records but no rows: an unlogged table (config unlogged) after a crash recovery
+            not exists (select 1 from {{ this }})
+            and exists (select 1 from intermediate.incremental_batches where model = '{{ this.name }}')
         ) or exists (
             select 1 from intermediate.incremental_batches
             where model = '{{ this.name }}' and fingerprint <> ({{ fingerprint }})

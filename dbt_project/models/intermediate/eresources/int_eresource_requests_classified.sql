@@ -5,21 +5,36 @@
 -- has not taken in yet and appends them; a request's class depends on nothing but its own row
 -- and the seeds; a change to the eresource_platforms or campus_networks seed changes the
 -- model's fingerprint and the next build rebuilds it in full.
+--
+-- Narrow on purpose (issue #14): a row per proxy line, 20 M a year at the reference size, so it
+-- keeps only what int_eresource_requests_sessionised reads; the host, status, bytes and path stay
+-- in the landing table. The requests CTE is read three times (the row itself, its distinct hosts,
+-- its distinct networks), so PostgreSQL writes it to disk once: only the columns used go there.
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['batch_id']},
             {'columns': ['login_key', 'platform', 'requested_at']},
         ],
-        pre_hook="{{ incremental_prepare(
-            'ezproxy', 1, 'ezproxy_requests', eresource_classification_fingerprint()
-        ) }}",
-        post_hook="{{ incremental_record(
-            'ezproxy', 1, 'ezproxy_requests', eresource_classification_fingerprint()
-        ) }}",
+        pre_hook=[
+            "{{ incremental_prepare(
+                'ezproxy', 1, 'ezproxy_requests', eresource_classification_fingerprint()
+            ) }}",
+            "{{ build_memory() }}",
+        ],
+        post_hook=[
+            "{{ incremental_record(
+                'ezproxy', 1, 'ezproxy_requests', eresource_classification_fingerprint()
+            ) }}",
+            "{{ enforce_columns(
+                not_null=['request_id', 'platform', 'request_class', 'requested_at', 'batch_id'],
+                checks={'request_class_known': eresource_request_class_check()},
+            ) }}",
+        ],
     )
 }}
 
@@ -27,7 +42,18 @@ with
 
 requests as (
 
-    select * from {{ ref('stg_ezproxy__requests') }}
+    select
+        request_id,
+        login_key,
+        client_network,
+        on_campus_at_ingest,
+        site_host,
+        http_status,
+        -- a style sheet, script, image or font (the path itself is not carried further)
+        url_path ~* '\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|bmp|woff2?|ttf|otf|eot)$' as static_path,
+        requested_at,
+        batch_id
+    from {{ ref('stg_ezproxy__requests') }}
     {%- if is_incremental() %}
         where batch_id in ({{ incremental_new_batches(1, 'ezproxy_requests') }})
     {%- endif %}
@@ -61,8 +87,7 @@ host_platforms as (
     select distinct on (hosts.site_host)
         hosts.site_host,
         platforms.platform,
-        platforms.publisher,
-        platforms.platform_kind
+        platforms.publisher
     from hosts
     inner join platforms
         on
@@ -102,19 +127,14 @@ classified as (
         requests.login_key,
         coalesce(host_platforms.platform, 'Other') as platform,
         host_platforms.publisher,
-        host_platforms.platform_kind,
-        requests.site_host,
-        requests.http_status,
         -- the ingest saw the full address; the seed only sees its /24
         coalesce(requests.on_campus_at_ingest, network_campus.on_campus) as on_campus,
         case
             when requests.http_status in (401, 403, 407) then 'denied'
-            when requests.url_path ~* '\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|bmp|woff2?|ttf|otf|eot)$'
-                then 'static'
+            when requests.static_path then 'static'
             when requests.http_status >= 400 then 'error'
             else 'use'
         end as request_class,
-        requests.response_bytes,
         requests.requested_at,
         requests.batch_id
     from requests

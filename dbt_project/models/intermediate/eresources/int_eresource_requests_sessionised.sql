@@ -9,23 +9,37 @@
 -- session reaches that far. Sessions before that point cannot change (their last request is
 -- more than the gap before anything new), so the result is the full rebuild's; session ids
 -- depend only on who, where and when the session began.
+--
+-- One sort (issue #14): a session's start is the latest request so far that starts one (times
+-- only grow along the window), so the gap and the start share the window's order instead of
+-- numbering sessions and sorting again by that number.
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='request_id',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['request_id'], 'unique': True},
             {'columns': ['batch_id']},
             {'columns': ['login_key', 'platform', 'requested_at']},
         ],
-        pre_hook="{{ incremental_prepare(
-            'ezproxy', 2, 'int_eresource_requests_classified', eresource_session_fingerprint()
-        ) }}",
-        post_hook="{{ incremental_record(
-            'ezproxy', 2, 'int_eresource_requests_classified', eresource_session_fingerprint()
-        ) }}",
+        pre_hook=[
+            "{{ incremental_prepare(
+                'ezproxy', 2, 'int_eresource_requests_classified', eresource_session_fingerprint()
+            ) }}",
+            "{{ build_memory() }}",
+        ],
+        post_hook=[
+            "{{ incremental_record(
+                'ezproxy', 2, 'int_eresource_requests_classified', eresource_session_fingerprint()
+            ) }}",
+            "{{ enforce_columns(not_null=[
+                'session_id', 'request_id', 'login_key', 'platform', 'session_started_at',
+                'requested_at', 'batch_id',
+            ]) }}",
+        ],
     )
 }}
 
@@ -68,7 +82,15 @@ with
 
     requests as (
 
-        select classified.*
+        select
+            classified.request_id,
+            classified.login_key,
+            classified.platform,
+            classified.publisher,
+            classified.request_class,
+            classified.on_campus,
+            classified.requested_at,
+            classified.batch_id
         from {{ ref('int_eresource_requests_classified') }} as classified
         inner join recompute_from
             on
@@ -82,7 +104,16 @@ with
 
     requests as (
 
-        select * from {{ ref('int_eresource_requests_classified') }}
+        select
+            request_id,
+            login_key,
+            platform,
+            publisher,
+            request_class,
+            on_campus,
+            requested_at,
+            batch_id
+        from {{ ref('int_eresource_requests_classified') }}
         where login_key is not null
 
     ),
@@ -93,11 +124,12 @@ gaps as (
 
     select
         *,
-        lag(requested_at) over (
-            partition by login_key, platform
-            order by requested_at, request_id
-        ) as previous_requested_at
+        lag(requested_at) over login_on_platform as previous_requested_at
     from requests
+    window login_on_platform as (
+        partition by login_key, platform
+        order by requested_at, request_id
+    )
 
 ),
 
@@ -105,27 +137,10 @@ flagged as (
 
     select
         *,
-        case
-            when previous_requested_at is null then 1
-            when
-                requested_at - previous_requested_at
-                > make_interval(mins => {{ var('eresource_session_gap_minutes', 30) }}) then 1
-            else 0
-        end as starts_session
+        previous_requested_at is null
+        or requested_at - previous_requested_at
+        > make_interval(mins => {{ var('eresource_session_gap_minutes', 30) }}) as starts_session
     from gaps
-
-),
-
-numbered as (
-
-    select
-        *,
-        sum(starts_session) over (
-            partition by login_key, platform
-            order by requested_at, request_id
-            rows between unbounded preceding and current row
-        ) as session_number
-    from flagged
 
 ),
 
@@ -133,10 +148,12 @@ with_start as (
 
     select
         *,
-        min(requested_at) over (
-            partition by login_key, platform, session_number
+        max(requested_at) filter (where starts_session) over (
+            partition by login_key, platform
+            order by requested_at, request_id
+            rows between unbounded preceding and current row
         ) as session_started_at
-    from numbered
+    from flagged
 
 ),
 
@@ -151,7 +168,6 @@ final as (
         login_key,
         platform,
         publisher,
-        platform_kind,
         request_class,
         on_campus,
         session_started_at,

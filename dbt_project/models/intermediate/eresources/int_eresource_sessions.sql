@@ -12,6 +12,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['session_id'], 'unique': True},
             {'columns': ['login_key', 'platform', 'started_at']},
@@ -20,7 +21,10 @@
             "{{ incremental_prepare('ezproxy', 3, 'int_eresource_requests_sessionised') }}",
             "{{ eresource_sessions_delete_recomputed() }}",
         ],
-        post_hook="{{ incremental_record('ezproxy', 3, 'int_eresource_requests_sessionised') }}",
+        post_hook=[
+            "{{ incremental_record('ezproxy', 3, 'int_eresource_requests_sessionised') }}",
+            "{{ enforce_columns(not_null=['session_id', 'login_key', 'platform', 'started_at']) }}",
+        ],
     )
 }}
 

@@ -12,19 +12,32 @@
 -- A batch whose swipes all lose to earlier copies keeps no row and is not recorded; later builds
 -- look at it again, to the same result. A batch that replaced rows (a grown file's last line), a
 -- batch gone from the load log or a changed gate_devices seed rebuild the chain from scratch.
+--
+-- One sort (issue #14): the occurrences are numbered in the order the copies are then chosen in
+-- (swipe, batch, line), so choosing a copy per occurrence only re-sorts each swipe's few rows.
+-- The kept copy's file is its batch's, in raw.load_log: the path is not repeated on every row.
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='passage_key',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['passage_key'], 'unique': True},
             {'columns': ['batch_id']},
             {'columns': ['card_key', 'site_code', 'passed_at']},
         ],
-        pre_hook="{{ incremental_prepare('gate', 1, 'gate_passages', gate_passages_fingerprint()) }}",
-        post_hook="{{ incremental_record('gate', 1, 'gate_passages', gate_passages_fingerprint()) }}",
+        pre_hook=[
+            "{{ incremental_prepare('gate', 1, 'gate_passages', gate_passages_fingerprint()) }}",
+            "{{ build_memory() }}",
+        ],
+        post_hook=[
+            "{{ incremental_record('gate', 1, 'gate_passages', gate_passages_fingerprint()) }}",
+            "{{ enforce_columns(not_null=[
+                'passage_key', 'gate_id', 'direction', 'result', 'passed_at', 'batch_id', 'source_line',
+            ]) }}",
+        ],
     )
 }}
 
@@ -48,7 +61,14 @@ with
     -- every copy, in any batch, of a swipe the new batches hold
     passages as (
 
-        select passages.*
+        select
+            passages.card_key,
+            passages.gate_id,
+            passages.direction,
+            passages.result,
+            passages.passed_at,
+            passages.batch_id,
+            passages.source_line
         from {{ ref('stg_gate__passages') }} as passages
         inner join new_swipes
             on
@@ -64,7 +84,15 @@ with
 
     passages as (
 
-        select * from {{ ref('stg_gate__passages') }}
+        select
+            card_key,
+            gate_id,
+            direction,
+            result,
+            passed_at,
+            batch_id,
+            source_line
+        from {{ ref('stg_gate__passages') }}
 
     ),
 
@@ -82,7 +110,7 @@ numbered as (
     select
         passages.*,
         row_number() over (
-            partition by batch_id, card_key, gate_id, direction, result, passed_at
+            partition by card_key, gate_id, direction, result, passed_at, batch_id
             order by source_line
         ) as occurrence
     from passages
@@ -116,7 +144,6 @@ final as (
         deduplicated.result,
         deduplicated.passed_at,
         deduplicated.batch_id,
-        deduplicated.source_file,
         deduplicated.source_line
     from deduplicated
     left join turnstiles

@@ -29,24 +29,38 @@
 -- hours are the model's fingerprint: changing them rebuilds it.
 -- Swipes only ever come in (step 1 removes none); a batch that replaced or lost rows rebuilds the
 -- chain from scratch.
+--
+-- A swipe is in at most one visit: unique indexes on entry_passage_key and exit_passage_key (nulls
+-- apart) refuse a build that would break it, as the unique tests did by rescanning every visit.
+-- Entries and left-over exits come out of one pass over the classified swipes (issue #14: as two
+-- selects unioned, the swipes were written to disk once and read twice).
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['visit_key'], 'unique': True},
             {'columns': ['card_key', 'site_code', 'entered_at']},
+            {'columns': ['entry_passage_key'], 'unique': True},
+            {'columns': ['exit_passage_key'], 'unique': True},
         ],
         pre_hook=[
             "{{ incremental_prepare(
                 'gate', 2, 'int_gate_passages_deduplicated', gate_visits_fingerprint()
             ) }}",
             "{{ gate_visits_delete_recomputed() }}",
+            "{{ build_memory() }}",
         ],
-        post_hook="{{ incremental_record(
-            'gate', 2, 'int_gate_passages_deduplicated', gate_visits_fingerprint()
-        ) }}",
+        post_hook=[
+            "{{ incremental_record(
+                'gate', 2, 'int_gate_passages_deduplicated', gate_visits_fingerprint()
+            ) }}",
+            "{{ enforce_columns(not_null=[
+                'visit_key', 'card_key', 'site_code', 'left_at', 'exit_imputed', 'entry_missing', 'clock_skew',
+            ]) }}",
+        ],
     )
 }}
 {% set max_visit = "interval '" ~ var("gate_max_visit_hours", 12) ~ " hours'" %}
@@ -236,67 +250,43 @@ classified as (
 
 ),
 
-entry_visits as (
+-- an entry is a visit; so is an exit that no entry took (rule 5)
+visits as (
 
     select
         card_key,
         site_code,
-        passage_key as entry_passage_key,
+        case when direction = 'in' then passage_key end as entry_passage_key,
         case
+            when direction = 'out' then passage_key
             when pairs_forward then next_passage_key
             when pairs_with_skewed_exit then previous_passage_key
         end as exit_passage_key,
-        gate_id as entry_gate_id,
+        case when direction = 'in' then gate_id end as entry_gate_id,
         case
+            when direction = 'out' then gate_id
             when pairs_forward then next_gate_id
             when pairs_with_skewed_exit then previous_gate_id
         end as exit_gate_id,
-        passed_at as entered_at,
+        case when direction = 'in' then passed_at end as entered_at,
         case
+            when direction = 'out' then passed_at
             when pairs_forward then next_passed_at
             when pairs_with_skewed_exit then previous_passed_at
         end as exit_recorded_at,
         case
+            when direction = 'out' then passed_at
             when pairs_forward then next_passed_at
             when pairs_with_skewed_exit then passed_at
             else least(closes_by, coalesce(next_passed_at, closes_by))
         end as left_at,
-        not pairs_forward and not pairs_with_skewed_exit as exit_imputed,
-        false as entry_missing,
-        pairs_with_skewed_exit as clock_skew
-    from classified
-    where direction = 'in'
-
-),
-
-orphan_exits as (
-
-    select
-        card_key,
-        site_code,
-        null::text as entry_passage_key,
-        passage_key as exit_passage_key,
-        null::text as entry_gate_id,
-        gate_id as exit_gate_id,
-        null::timestamptz as entered_at,
-        passed_at as exit_recorded_at,
-        passed_at as left_at,
-        false as exit_imputed,
-        true as entry_missing,
-        false as clock_skew
+        direction = 'in' and not pairs_forward and not pairs_with_skewed_exit as exit_imputed,
+        direction = 'out' as entry_missing,
+        direction = 'in' and pairs_with_skewed_exit as clock_skew
     from classified
     where
-        direction = 'out'
-        and not paired_backward
-        and not skewed_exit
-
-),
-
-visits as (
-
-    select * from entry_visits
-    union all
-    select * from orphan_exits
+        direction = 'in'
+        or (direction = 'out' and not paired_backward and not skewed_exit)
 
 ),
 
