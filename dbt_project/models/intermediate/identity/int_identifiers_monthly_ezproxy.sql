@@ -30,9 +30,9 @@ requests as (
     where
         login_key is not null
         and requested_at is not null
-        {%- if is_incremental() %}
-            and batch_id in ({{ incremental_new_batches(4, 'int_eresource_requests_classified') }})
-        {%- endif %}
+    {%- if is_incremental() %}
+        and batch_id in ({{ incremental_new_batches(4, 'int_eresource_requests_classified') }})
+    {%- endif %}
 
 ),
 
