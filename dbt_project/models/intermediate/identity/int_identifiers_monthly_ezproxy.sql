@@ -4,13 +4,15 @@
 -- the requests of the batches it has not taken in yet and merges them into the months they
 -- touch (min, max and sum combine exactly), so a daily build reads the day's requests, not the
 -- whole history; a late file merges into its old month. When the chain rebuilds (a retention
--- run, a replaced batch, a changed seed), so does this model.
+-- run, a replaced batch, a changed seed), so does this model. Unlogged like the chain's other tables
+-- (macros/build_settings.sql): a crash recovery empties it and the next build rebuilds it.
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['login_key', 'month'],
         on_schema_change='fail',
+        unlogged=True,
         indexes=[
             {'columns': ['login_key', 'month'], 'unique': True},
         ],
