@@ -29,11 +29,8 @@ requests as (
         login_key,
         requested_at
     from {{ ref('int_eresource_requests_classified') }}
-    where
-        login_key is not null
-        and requested_at is not null
     {%- if is_incremental() %}
-        and batch_id in ({{ incremental_new_batches(4, 'int_eresource_requests_classified') }})
+        where batch_id in ({{ incremental_new_batches(4, 'int_eresource_requests_classified') }})
     {%- endif %}
 
 ),
@@ -47,6 +44,7 @@ new_months as (
         max(requested_at) as last_seen_at,
         count(*) as requests
     from requests
+    where login_key is not null and requested_at is not null
     group by login_key, date_trunc('month', {{ local_date('requested_at') }})::date
 
 ),
