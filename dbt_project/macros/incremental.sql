@@ -101,13 +101,35 @@
         {%- endif %}
         then
             truncate {{ this }};
-            delete from intermediate.incremental_batches where chain = '{{ chain }}' and step >= {{ step }};
+            {{ incremental_forget_downstream(chain) }};
         end if;
     end
     $prepare$
     {%- else %}
-    delete from intermediate.incremental_batches where chain = '{{ chain }}' and step >= {{ step }}
+    {{ incremental_forget_downstream(chain) }}
     {%- endif %}
+{%- endmacro %}
+
+{#- The records of this model and of every model built from it, by the upstream each record
+    names (transitively), so that they all rebuild: not every later step of the chain, since a
+    chain branches (int_identifiers_monthly_ezproxy and the sessions both read the classified
+    requests, and a rebuild of the sessions, which runs after the logins on the other thread,
+    made the logins rebuild at the next build for nothing). A model with no records left is
+    rebuilt anyway ("rows but no record"), and one whose upstream lost its records too (above). -#}
+{% macro incremental_forget_downstream(chain) -%}
+    delete from intermediate.incremental_batches
+    where chain = '{{ chain }}' and model in (
+        with recursive links as (
+            select distinct model, upstream from intermediate.incremental_batches
+            where chain = '{{ chain }}'
+        ),
+        below (model) as (
+            select '{{ this.name }}'::text
+            union
+            select links.model from links inner join below on links.upstream = below.model
+        )
+        select model from below
+    )
 {%- endmacro %}
 
 {#- Post-hook: record the batches taken in. Step 1 records the load-log batches that now have
