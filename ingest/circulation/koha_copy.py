@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ingest.circulation.koha import (
     EVENT_TYPES,
@@ -55,22 +56,80 @@ def koha_statistics_copy(path: Path, ctx: ParseContext, prefix: tuple[str, str])
     build = statistics_builder(ctx)  # raises what parse_koha_statistics raises (a bad time zone)
     encoding = detect_encoding(path, str(ctx.options.get("encoding") or "auto"))
     reader = KohaCsv(path, STATISTICS_REQUIRED, build, STATISTICS_COLUMNS)
+    yield from fast_or_per_record(
+        path,
+        writer,
+        reader,
+        encoding,
+        lambda: parse_koha_statistics(path, ctx),
+        lambda handle: _fast(ctx, writer, reader, encoding, handle),
+    )
+
+
+def fast_or_per_record(
+    path: Path,
+    writer: ChunkWriter,
+    reader: KohaCsv,
+    encoding: str,
+    per_record: Callable[[], Iterator[ParsedItem]],
+    fast: Callable[[BinaryIO], Iterator[Chunk]],
+) -> Iterator[Chunk]:
+    """A Koha export's chunks: its header read (and checked) by `reader`, then the rest of the open
+    file through `fast`; an unusual start (no header, a quoted or undecodable one, one that is not
+    CSV) sends the whole file through `per_record` (the format's per-record parser)."""
     with open(path, "rb") as handle:
         first = handle.readline()
         header = decode_line(1, first, encoding) if first else ""
-        if not isinstance(header, str) or not header.strip() or '"' in header:
-            # an unusual start: the whole file the per-record way
-            yield from _slow(writer, parse_koha_statistics(path, ctx))
+        if (
+            not isinstance(header, str)
+            or not header.strip()
+            or '"' in header
+            or reader.item(1, [header], header) is not None  # (it raises as the per-record code does)
+            or reader.header is None
+        ):
+            yield from _slow(writer, per_record())
             return
-        if reader.item(1, [header], header) is not None or reader.header is None:  # (it raises as that does)
-            yield from _slow(writer, parse_koha_statistics(path, ctx))  # a header that is not CSV
-            return
-        yield from _fast(ctx, writer, reader, encoding, handle)
+        yield from fast(handle)
 
 
 def _slow(writer: ChunkWriter, items: Iterator[ParsedItem]) -> Iterator[Chunk]:
     while batch := list(itertools.islice(items, SLOW_CHUNK)):
         yield writer.chunk([], batch)
+
+
+def per_record_rest(
+    writer: ChunkWriter,
+    reader: KohaCsv,
+    encoding: str,
+    opening: tuple[int, str],
+    current: tuple[int, bytes],
+    blocks: Iterator[tuple[int, bytes]],
+    fast: list[str],
+    items: list[ParsedItem],
+) -> Iterator[Chunk]:
+    """From the `opening` line (number, text) of a quoted field across line breaks to the end of
+    the file, every line the per-record way (`records_of`): the rest of the `current` block
+    (its first line number, its bytes), then the blocks still to come; `fast` and `items` are the
+    current block's rows so far, sent first."""
+    line_no, _ = opening
+    first, block = current
+    rest = itertools.chain(
+        [opening],
+        ((n, decode_line(n, raw, encoding)) for n, raw in _rest_lines(block, first, line_no)),
+        (
+            (n, decode_line(n, raw, encoding))
+            for start, more in blocks
+            for n, raw in enumerate(raw_lines(more), start)
+        ),
+    )
+    for number, record, record_text in records_of(rest):  # type: ignore[arg-type]
+        item = reader.item(number, record, record_text)
+        if item is not None:
+            items.append(item)
+        if len(items) >= SLOW_CHUNK:
+            yield writer.chunk(fast, items)
+            fast, items = [], []
+    yield writer.chunk(fast, items)
 
 
 def _fast(
@@ -172,23 +231,9 @@ def _fast(
                 continue  # a blank line between records
             if '"' in text and _quote_open(text, False):
                 # a quoted field across line breaks: from here on, the per-record reading
-                rest = itertools.chain(
-                    [(line_no, text)],
-                    ((n, decode_line(n, raw, encoding)) for n, raw in _rest_lines(block, first, line_no)),
-                    (
-                        (n, decode_line(n, raw, encoding))
-                        for start, more in blocks
-                        for n, raw in enumerate(raw_lines(more), start)
-                    ),
+                yield from per_record_rest(
+                    writer, reader, encoding, (line_no, text), (first, block), blocks, fast, items
                 )
-                for number, record, record_text in records_of(rest):  # type: ignore[arg-type]
-                    item_ = reader.item(number, record, record_text)
-                    if item_ is not None:
-                        items.append(item_)
-                    if len(items) >= SLOW_CHUNK:
-                        yield writer.chunk(fast, items)
-                        fast, items = [], []
-                yield writer.chunk(fast, items)
                 return
             found = reader.item(line_no, [text], text)
             if found is not None:

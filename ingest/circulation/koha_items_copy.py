@@ -15,7 +15,6 @@ ingest.circulation.koha_copy. tests/test_copy_parsers.py compares the COPY text 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,10 @@ from ingest.circulation.koha import (
     detect_encoding,
     items_row,
     parse_koha_items,
-    records_of,
 )
-from ingest.circulation.koha_copy import SLOW_CHUNK, _rest_lines, _slow
+from ingest.circulation.koha_copy import fast_or_per_record, per_record_rest
 from ingest.circulation.tables import ILS_ITEMS
-from ingest.copytext import NEEDS_CARE, NULL, ChunkWriter, block_lines, raw_lines
+from ingest.copytext import NEEDS_CARE, NULL, ChunkWriter, block_lines
 from ingest.model import ParseContext, ParsedItem
 from ingest.pipelined import Chunk, line_blocks
 
@@ -41,17 +39,14 @@ def koha_items_copy(path: Path, ctx: ParseContext, prefix: tuple[str, str]) -> I
     writer = ChunkWriter(ILS_ITEMS, prefix)
     encoding = detect_encoding(path, str(ctx.options.get("encoding") or "auto"))
     reader = KohaCsv(path, ITEMS_REQUIRED, items_row)
-    with open(path, "rb") as handle:
-        first = handle.readline()
-        header = decode_line(1, first, encoding) if first else ""
-        if not isinstance(header, str) or not header.strip() or '"' in header:
-            # an unusual start: the whole file the per-record way
-            yield from _slow(writer, parse_koha_items(path, ctx))
-            return
-        if reader.item(1, [header], header) is not None or reader.header is None:  # (it raises as that does)
-            yield from _slow(writer, parse_koha_items(path, ctx))  # a header that is not CSV
-            return
-        yield from _fast(writer, reader, encoding, handle)
+    yield from fast_or_per_record(
+        path,
+        writer,
+        reader,
+        encoding,
+        lambda: parse_koha_items(path, ctx),
+        lambda handle: _fast(writer, reader, encoding, handle),
+    )
 
 
 def _fast(writer: ChunkWriter, reader: KohaCsv, encoding: str, handle: Any) -> Iterator[Chunk]:
@@ -94,23 +89,9 @@ def _fast(writer: ChunkWriter, reader: KohaCsv, encoding: str, handle: Any) -> I
                 continue  # a blank line between records
             if '"' in text and _quote_open(text, False):
                 # a quoted field across line breaks: from here on, the per-record reading
-                rest = itertools.chain(
-                    [(line_no, text)],
-                    ((n, decode_line(n, raw, encoding)) for n, raw in _rest_lines(block, first, line_no)),
-                    (
-                        (n, decode_line(n, raw, encoding))
-                        for start, more in blocks
-                        for n, raw in enumerate(raw_lines(more), start)
-                    ),
+                yield from per_record_rest(
+                    writer, reader, encoding, (line_no, text), (first, block), blocks, fast, items
                 )
-                for number, record, record_text in records_of(rest):  # type: ignore[arg-type]
-                    item_ = reader.item(number, record, record_text)
-                    if item_ is not None:
-                        items.append(item_)
-                    if len(items) >= SLOW_CHUNK:
-                        yield writer.chunk(fast, items)
-                        fast, items = [], []
-                yield writer.chunk(fast, items)
                 return
             found = reader.item(line_no, [text], text)
             if found is not None:
